@@ -1,0 +1,11 @@
+import { createDistributedPlatform } from "./shared/platform/distributed/platform.ts";
+const p = await createDistributedPlatform({ natsUrl: "nats://127.0.0.1:42222", namespace: "dbg" + Date.now(), leaseMs: 300, maxDeliver: 3, eventRetention: 5, s3: { endPoint: "127.0.0.1", port: 42223, useSSL: false, accessKey: "S3RVER", secretKey: "S3RVER", bucket: "xdbg", region: "us-east-1", partSize: 5 << 20 } });
+const c = new AbortController();
+const w = p.queue.take({ signal: c.signal });
+c.abort();
+console.log("aborted take ->", await w);
+const pending = p.queue.take();
+console.log("closing");
+await p.close();
+console.log("closed");
+console.log("pending ->", await pending);

@@ -1,0 +1,32 @@
+/**
+ * `deno task bench [name ...]`: runs the named benchmarks (all when none is named) and prints each one's
+ * results next to its baseline from the same run, as ratios. Benchmarks measure; tests assert. Each entry
+ * lives in its own module and exports a `run(args)` that prints its own table.
+ */
+const benchmarks: Record<
+  string,
+  { describe: string; load: () => Promise<{ run(args: string[]): Promise<void> }> }
+> = {
+  sst2: {
+    describe: "SST-2: short fine-tune of a small model, dev accuracy vs the majority class",
+    load: () => import("./sst2.ts"),
+  },
+  train: {
+    describe: "training step speed: edgetune vs PyTorch on this CPU, same model and batches",
+    load: () => import("./train.ts"),
+  },
+};
+
+const [first, ...rest] = Deno.args;
+const names = first && !first.startsWith("-") ? [first] : Object.keys(benchmarks);
+const args = first && !first.startsWith("-") ? rest : Deno.args;
+for (const name of names) {
+  const entry = benchmarks[name];
+  if (!entry) {
+    console.error(`unknown benchmark '${name}'; known: ${Object.keys(benchmarks).join(", ")}`);
+    Deno.exit(2);
+  }
+  console.log(`\n=== bench ${name}: ${entry.describe} ===`);
+  const module = await entry.load();
+  await module.run(args);
+}

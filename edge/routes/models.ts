@@ -1,0 +1,149 @@
+/**
+ * /v1/models: create (multipart HF folder import; JSON spec for a randomly initialised BERT; or multipart
+ * `spec` + tokenizer file), list, get, delete. Uploaded files land under `models/<tenant>/<id>/` and the
+ * record is written only after the folder validated; any failure removes what was written.
+ */
+import { Hono } from "hono";
+import { newId } from "../../shared/platform/ids.ts";
+import type { Platform } from "../../shared/platform/types.ts";
+import { ApiError, ConflictError, invalidRequest } from "../../shared/schemas/errors.ts";
+import type { ModelRecord } from "../../shared/schemas/resources.ts";
+import type { EdgeEnv, EdgeLimits } from "../deps.ts";
+import {
+  assertNotInUse,
+  getOwned,
+  isJsonContentType,
+  MAX_JSON_BYTES,
+  parseJsonText,
+  readTextLimited,
+  recordKey,
+} from "../http.ts";
+import { validateFolder } from "../models/import_folder.ts";
+import { buildRandomModel, randomModelSpec } from "../models/random_init.ts";
+import { deleteFolder, modelBlobPrefix, publicModel, putFolder } from "../models/records.ts";
+import { collectModelUpload, type ModelUpload } from "../models/upload.ts";
+import { multipartBoundary, MultipartReader } from "../multipart.ts";
+import type { ModelCache } from "../serving/model_cache.ts";
+
+export function modelRoutes(platform: Platform, limits: EdgeLimits, cache: ModelCache): Hono<EdgeEnv> {
+  const app = new Hono<EdgeEnv>();
+  const { blobs, meta } = platform;
+
+  async function createRandom(tenant: string, id: string, specText: string, upload: ModelUpload | null) {
+    const spec = parseJsonText(specText, randomModelSpec, upload ? "field 'spec'" : "request body");
+    if (upload?.weights) throw invalidRequest("model.safetensors cannot be sent with a random-init spec");
+    const built = await buildRandomModel(platform, tenant, spec, upload);
+    const prefix = modelBlobPrefix(tenant, id);
+    const files = await putFolder(blobs, prefix, built.files);
+    const record: ModelRecord = {
+      id,
+      object: "model",
+      tenant,
+      name: spec.name,
+      source: "random",
+      architecture: "bert",
+      task: built.labels ? "text-classification" : null,
+      labels: built.labels,
+      parameters: built.parameters,
+      config: { ...built.config },
+      files,
+      blob_prefix: prefix,
+      job_id: null,
+      created_at: new Date().toISOString(),
+    };
+    return record;
+  }
+
+  async function createImported(tenant: string, id: string, upload: ModelUpload) {
+    const folder = validateFolder(upload);
+    const prefix = modelBlobPrefix(tenant, id);
+    const uploaded: Record<string, Uint8Array> = Object.fromEntries(upload.files);
+    const files = await putFolder(blobs, prefix, { ...uploaded, ...folder.extraFiles });
+    files.push({ name: "model.safetensors", size: upload.weights!.size });
+    files.sort((a, b) => a.name.localeCompare(b.name));
+    const name = upload.fields.get("name")?.trim();
+    if (name !== undefined && (name.length === 0 || name.length > 256)) {
+      throw invalidRequest("field 'name' must be 1-256 characters");
+    }
+    const record: ModelRecord = {
+      id,
+      object: "model",
+      tenant,
+      name: name ??
+        (typeof folder.rawConfig._name_or_path === "string" ? folder.rawConfig._name_or_path : id),
+      source: "import",
+      architecture: "bert",
+      task: folder.task,
+      labels: folder.labels,
+      parameters: folder.parameters,
+      config: { ...folder.config, ...(folder.labels ? { id2label: folder.rawConfig.id2label } : {}) },
+      files,
+      blob_prefix: prefix,
+      job_id: null,
+      created_at: new Date().toISOString(),
+    };
+    if (record.name.trim() === "") record.name = id;
+    return record;
+  }
+
+  app.post("/", async (c) => {
+    const tenant = c.get("tenant");
+    const id = newId("mdl");
+    const prefix = modelBlobPrefix(tenant, id);
+    const contentType = c.req.header("content-type");
+    let wroteBlobs = false;
+    try {
+      let record: ModelRecord;
+      if (isJsonContentType(contentType)) {
+        wroteBlobs = true;
+        record = await createRandom(tenant, id, await readTextLimited(c.req.raw.body, MAX_JSON_BYTES), null);
+      } else {
+        const boundary = multipartBoundary(contentType);
+        const form = new MultipartReader(c.req.raw.body, boundary, { maxBytes: limits.maxModelUploadBytes });
+        const upload = await collectModelUpload(form, blobs, prefix, () => (wroteBlobs = true));
+        wroteBlobs = true;
+        const spec = upload.fields.get("spec");
+        record = spec !== undefined
+          ? await createRandom(tenant, id, spec, upload)
+          : await createImported(tenant, id, upload);
+      }
+      await meta.create("models", recordKey(tenant, id), record);
+      return c.json(publicModel(record), 201);
+    } catch (error) {
+      if (wroteBlobs) await deleteFolder(blobs, prefix).catch(() => {});
+      throw error;
+    }
+  });
+
+  app.get("/", async (c) => {
+    const records = await meta.list<ModelRecord>("models", `${c.get("tenant")}.`);
+    const data = records.map((r) => publicModel(r.value)).sort((a, b) =>
+      b.created_at.localeCompare(a.created_at)
+    );
+    return c.json({ object: "list", data });
+  });
+
+  app.get("/:id", async (c) => {
+    const record = await getOwned<ModelRecord>(meta, "models", c.get("tenant"), c.req.param("id"), "model");
+    return c.json(publicModel(record.value));
+  });
+
+  app.delete("/:id", async (c) => {
+    const tenant = c.get("tenant");
+    const record = await getOwned<ModelRecord>(meta, "models", tenant, c.req.param("id"), "model");
+    await assertNotInUse(meta, tenant, "model", record.value.id, (job) => job.base_model === record.value.id);
+    try {
+      await meta.delete("models", recordKey(tenant, record.value.id), record.revision);
+    } catch (error) {
+      if (error instanceof ConflictError) {
+        throw new ApiError(409, "conflict", `model '${record.value.id}' changed while deleting; retry`);
+      }
+      throw error;
+    }
+    cache.evict(tenant, record.value.id);
+    await deleteFolder(blobs, record.value.blob_prefix);
+    return c.json({ id: record.value.id, object: "model", deleted: true });
+  });
+
+  return app;
+}

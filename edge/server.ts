@@ -1,0 +1,62 @@
+/**
+ * Starts one serving process around a platform: the Hono app on a port (0 = any free port), plus optionally
+ * an in-process runner. `deno task start`, the demo and the end-to-end tests all start edgetune through this,
+ * so what the tests exercise is what users run. `stop()` closes the listener, stops the runner and, when
+ * asked, the platform.
+ */
+import { createApp } from "./app.ts";
+import { startRunner } from "../runner/worker.ts";
+import type { Platform } from "../shared/platform/types.ts";
+
+export interface ServerOptions {
+  platform: Platform;
+  apiKeys: Map<string, string>;
+  port?: number;
+  hostname?: string;
+  /** Run an in-process runner (the embedded default does). */
+  runner?: boolean;
+  backendPreference?: string;
+  runnerCapabilities?: string[];
+  quiet?: boolean;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  backend: string | null;
+  stop(options?: { closePlatform?: boolean }): Promise<void>;
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const log = options.quiet ? () => {} : (message: string) => console.log(`[runner] ${message}`);
+  const runner = options.runner === false ? null : await startRunner({
+    platform: options.platform,
+    backendPreference: options.backendPreference,
+    capabilities: options.runnerCapabilities,
+    log,
+  });
+  const app = createApp({
+    platform: options.platform,
+    apiKeys: options.apiKeys,
+    readiness: () => Promise.resolve(true),
+  });
+  const hostname = options.hostname ?? "127.0.0.1";
+  const { promise: listening, resolve } = Promise.withResolvers<number>();
+  const server = Deno.serve({
+    port: options.port ?? 0,
+    hostname,
+    onListen: ({ port }) => resolve(port),
+  }, app.fetch);
+  const port = await listening;
+  const shownHost = hostname === "0.0.0.0" ? "localhost" : hostname;
+  return {
+    url: `http://${shownHost}:${port}`,
+    port,
+    backend: runner?.backend ?? null,
+    async stop({ closePlatform = false } = {}) {
+      await server.shutdown();
+      await runner?.stop();
+      if (closePlatform) await options.platform.close();
+    },
+  };
+}

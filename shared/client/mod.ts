@@ -1,0 +1,150 @@
+/**
+ * A typed TypeScript client for the edgetune HTTP API, built on fetch and the shared zod schemas' types. The
+ * end-to-end tests, the demo and the CLI talk to edgetune through it, so it is exercised on every test run.
+ * Errors come back as `EdgetuneError` carrying the HTTP status and the API's `{code, message, details}`.
+ */
+import type { CreateJobRequest, DatasetRecord, JobRecord, ModelRecord } from "../schemas/resources.ts";
+
+export interface LabelScore {
+  label: string;
+  score: number;
+}
+
+export interface JobEvent {
+  seq: number;
+  type: string;
+  time: string;
+  data: Record<string, unknown>;
+}
+
+export class EdgetuneError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string, readonly details?: unknown) {
+    super(`${status} ${code}: ${message}`);
+    this.name = "EdgetuneError";
+  }
+}
+
+export class EdgetuneClient {
+  constructor(readonly baseUrl: string, private readonly apiKey: string) {}
+
+  async uploadDataset(
+    file: Uint8Array | Blob,
+    options: { fileName: string; name?: string; format?: "csv" | "tsv" | "jsonl" },
+  ): Promise<DatasetRecord> {
+    const form = new FormData();
+    form.append("file", file instanceof Blob ? file : new Blob([file as BlobPart]), options.fileName);
+    if (options.name) form.append("name", options.name);
+    if (options.format) form.append("format", options.format);
+    return await this.request("POST", "/v1/datasets", form);
+  }
+
+  getDataset(id: string): Promise<DatasetRecord> {
+    return this.request("GET", `/v1/datasets/${id}`);
+  }
+
+  /** Create a randomly initialised base model from an architecture spec (see README: Base models). */
+  createModel(spec: Record<string, unknown>): Promise<ModelRecord> {
+    return this.request("POST", "/v1/models", spec);
+  }
+
+  /** Import a Hugging Face folder: file name → bytes. */
+  importModel(files: Record<string, Uint8Array>, name?: string): Promise<ModelRecord> {
+    const form = new FormData();
+    for (const [fileName, bytes] of Object.entries(files)) {
+      form.append(fileName, new Blob([bytes as BlobPart]), fileName);
+    }
+    if (name) form.append("name", name);
+    return this.request("POST", "/v1/models", form);
+  }
+
+  getModel(id: string): Promise<ModelRecord> {
+    return this.request("GET", `/v1/models/${id}`);
+  }
+
+  createJob(body: Partial<CreateJobRequest> & Record<string, unknown>, idempotencyKey?: string): Promise<JobRecord> {
+    return this.request("POST", "/v1/jobs", body, idempotencyKey ? { "Idempotency-Key": idempotencyKey } : {});
+  }
+
+  getJob(id: string): Promise<JobRecord> {
+    return this.request("GET", `/v1/jobs/${id}`);
+  }
+
+  cancelJob(id: string): Promise<JobRecord> {
+    return this.request("POST", `/v1/jobs/${id}/cancel`);
+  }
+
+  predict(modelId: string, inputs: string | string[], topK?: number): Promise<LabelScore[] | LabelScore[][]> {
+    return this.request("POST", `/v1/models/${modelId}/predict`, { inputs, top_k: topK });
+  }
+
+  /**
+   * Follow a job's Server-Sent Events until the stream ends (the job reached a final status) or `signal`
+   * aborts; calls `onEvent` for each. Resumes from `afterSeq` (sent as Last-Event-ID).
+   */
+  async followEvents(
+    jobId: string,
+    onEvent: (event: JobEvent) => void,
+    options: { afterSeq?: number; signal?: AbortSignal } = {},
+  ): Promise<void> {
+    const headers: Record<string, string> = { Authorization: `Bearer ${this.apiKey}`, Accept: "text/event-stream" };
+    if (options.afterSeq) headers["Last-Event-ID"] = String(options.afterSeq);
+    const response = await fetch(`${this.baseUrl}/v1/jobs/${jobId}/events`, { headers, signal: options.signal });
+    if (!response.ok || !response.body) throw await toError(response);
+    let buffer = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of response.body) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let boundary;
+      while ((boundary = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, boundary);
+        buffer = buffer.slice(boundary + 2);
+        const event = parseSseBlock(block);
+        if (event) onEvent(event);
+      }
+    }
+  }
+
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<T> {
+    const headers: Record<string, string> = { Authorization: `Bearer ${this.apiKey}`, ...extraHeaders };
+    let payload: BodyInit | undefined;
+    if (body instanceof FormData) payload = body;
+    else if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      payload = JSON.stringify(body);
+    }
+    const response = await fetch(`${this.baseUrl}${path}`, { method, headers, body: payload });
+    if (!response.ok) throw await toError(response);
+    return await response.json() as T;
+  }
+}
+
+function parseSseBlock(block: string): JobEvent | null {
+  let id = 0, type = "message", data = "";
+  for (const line of block.split("\n")) {
+    if (line.startsWith(":")) continue;
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+    if (field === "id") id = Number(value);
+    else if (field === "event") type = value;
+    else if (field === "data") data += (data ? "\n" : "") + value;
+  }
+  if (!data) return null;
+  const parsed = JSON.parse(data);
+  return { seq: id, type, time: parsed.time ?? "", data: parsed.data ?? parsed };
+}
+
+async function toError(response: Response): Promise<EdgetuneError> {
+  const text = await response.text();
+  try {
+    const { error } = JSON.parse(text);
+    return new EdgetuneError(response.status, error.code, error.message, error.details);
+  } catch {
+    return new EdgetuneError(response.status, "unknown", text.slice(0, 500));
+  }
+}

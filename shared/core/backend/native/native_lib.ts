@@ -1,0 +1,88 @@
+/**
+ * The optional C kernel library (edgetune_native.c): where its build lives, how it is compiled, and its FFI
+ * binding. The library file name carries a hash of the C source, the compiler flags and this CPU's flags, so
+ * a stale build or one made on another CPU (`-march=native`) is never loaded: it is simply rebuilt (or, when
+ * gcc is absent, the TypeScript side keeps the stock wasm kernels for this work).
+ * Build it ahead of time with `deno run -A shared/core/backend/native/build.ts` (what .ci/run and Dockerfiles
+ * call); `installNativeKernels({ build: true })` also builds it on first use when gcc is available.
+ */
+
+const SOURCE_URL = new URL("./edgetune_native.c", import.meta.url);
+const DEFAULT_OUT_DIR = new URL("../../../../.out/native/", import.meta.url);
+export const COMPILER_FLAGS = [
+  "-O3",
+  "-march=native",
+  "-fno-math-errno",
+  "-fno-trapping-math",
+  "-shared",
+  "-fPIC",
+  "-pthread",
+];
+
+const NATIVE_SYMBOLS = {
+  et_transpose_f32: { parameters: ["pointer", "pointer", "buffer", "buffer", "i32", "i32"], result: "i32" },
+  et_sum_f32: { parameters: ["pointer", "pointer", "i64", "i64", "i64", "f32", "i32"], result: "void" },
+  et_binary_f32: {
+    parameters: ["i32", "pointer", "buffer", "pointer", "buffer", "pointer", "i32", "i32"],
+    result: "i32",
+  },
+  et_unary_f32: { parameters: ["i32", "pointer", "pointer", "i64", "i32"], result: "i32" },
+  et_gather_rows_f32: { parameters: ["pointer", "pointer", "pointer", "i64", "i64", "i64"], result: "void" },
+  et_segment_sum_rows_f32: {
+    parameters: ["pointer", "pointer", "pointer", "i64", "i64", "i64"],
+    result: "void",
+  },
+} as const;
+
+export type NativeLibrary = Deno.DynamicLibrary<typeof NATIVE_SYMBOLS>;
+
+async function cpuFingerprint(): Promise<string> {
+  try {
+    const info = await Deno.readTextFile("/proc/cpuinfo");
+    const lines = info.split("\n");
+    return [lines.find((l) => l.startsWith("model name")), lines.find((l) => l.startsWith("flags"))].join(
+      "|",
+    );
+  } catch {
+    return `${Deno.build.os}-${Deno.build.arch}`;
+  }
+}
+
+/** Path the library for the current source, flags and CPU has (whether or not it is built yet). */
+export async function nativeLibraryPath(outDir: URL | string = DEFAULT_OUT_DIR): Promise<string> {
+  const source = await Deno.readTextFile(SOURCE_URL);
+  const bytes = new TextEncoder().encode(source + COMPILER_FLAGS.join(" ") + (await cpuFingerprint()));
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  const hash = Array.from(digest.slice(0, 6), (b) => b.toString(16).padStart(2, "0")).join("");
+  const dir = typeof outDir === "string" ? outDir : outDir.pathname;
+  return `${dir.replace(/\/$/, "")}/libedgetune_native-${hash}.so`;
+}
+
+/** Compiles the C kernels with gcc (or $CC) unless the current build exists; returns the library path. */
+export async function buildNativeLibrary(
+  outDir: URL | string = DEFAULT_OUT_DIR,
+  compiler = "gcc",
+): Promise<string> {
+  const target = await nativeLibraryPath(outDir);
+  try {
+    await Deno.stat(target);
+    return target;
+  } catch { /* not built yet */ }
+  await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
+  const temporary = `${target}.${Deno.pid}.tmp`;
+  const { code, stderr } = await new Deno.Command(compiler, {
+    args: [...COMPILER_FLAGS, "-o", temporary, SOURCE_URL.pathname, "-lm"],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (code !== 0) {
+    throw new Error(`${compiler} failed (${code}): ${new TextDecoder().decode(stderr).slice(0, 2000)}`);
+  }
+  await Deno.rename(temporary, target);
+  return target;
+}
+
+/** Opens a built C kernel library. */
+export function openNativeLibrary(path: string): NativeLibrary {
+  return Deno.dlopen(path, NATIVE_SYMBOLS);
+}

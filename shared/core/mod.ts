@@ -1,0 +1,63 @@
+/**
+ * The training core's public surface: backend selection, tokenization, the BERT sequence classifier (config,
+ * init, load), checkpoints (safetensors, HF folder export), inference, metrics and the fine-tuning loop, plus
+ * the optimizer/schedule/clipping/parameter-group modules they build on. Pure TensorFlow.js: no I/O, no env.
+ */
+export { BACKEND_LADDER, type BackendChoice, initBackend } from "./backend.ts";
+export {
+  type EncodedBatch,
+  type EncodeOptions,
+  type SpecialIds,
+  TextTokenizer,
+} from "./tokenizer/text_tokenizer.ts";
+export { BERT_SPECIAL_TOKENS, bertTokenizerJson, parseVocabTxt } from "./tokenizer/bert_json.ts";
+export { type WordPieceTrainingOptions } from "./tokenizer/wordpiece_trainer.ts";
+export {
+  BERT_DEFAULTS,
+  type BertActivation,
+  type BertConfig,
+  bertConfigToHfJson,
+  parseBertConfig,
+  SUPPORTED_ACTIVATIONS,
+} from "./model/config.ts";
+export {
+  type BertBatch,
+  BertForSequenceClassification,
+  bertParameterShapes,
+  type DropoutRates,
+  type ForwardOptions,
+} from "./model/bert.ts";
+export { ATTENTION_MASK_MIN } from "./model/layers.ts";
+export {
+  bertStateDict,
+  canonicalBertName,
+  type CheckpointTensor,
+  initBertForSequenceClassification,
+  loadBertForSequenceClassification,
+  type LoadedBert,
+} from "./model/load.ts";
+export {
+  type DecodedTensor,
+  halfToFloat,
+  readSafetensors,
+  readSafetensorsHeader,
+  type SafetensorsHeader,
+  type SafetensorsHeaderEntry,
+  writeSafetensors,
+} from "./checkpoint/safetensors.ts";
+export { exportHfFolder, validateCheckpointShapes } from "./checkpoint/hf_folder.ts";
+export { batchTensors, type ClassifyOptions, classifyTexts, logitsOf } from "./infer.ts";
+export { accuracy, argmaxRows, macroF1 } from "./eval/metrics.ts";
+export { crossEntropy, evaluateClassifier, type TokenizedRow } from "./eval/evaluate.ts";
+export {
+  type FineTuneInput,
+  type FineTuneResult,
+  fineTuneSequenceClassifier,
+  type LabelledTexts,
+  type TrainEvent,
+} from "./train/fine_tune.ts";
+export { createRng, type Rng, type RngState, shuffledIndices } from "./random.ts";
+export * from "./train/optimizers.ts";
+export * from "./train/schedules.ts";
+export * from "./train/clipping.ts";
+export * from "./train/param_groups.ts";

@@ -1,0 +1,116 @@
+/**
+ * The records the platform stores and the API returns: datasets, models, jobs. These zod schemas are the one
+ * source of truth for both the metadata store and the HTTP responses; ids are prefixed by kind
+ * (`ds_`, `mdl_`, `job_`) and every record carries the tenant that owns it.
+ */
+import { z } from "zod";
+import { hyperparametersSchema } from "./hyperparameters.ts";
+
+export const idPattern = /^[A-Za-z0-9_-]{1,64}$/;
+export const resourceId = z.string().regex(idPattern, "ids are 1-64 characters of A-Z a-z 0-9 _ -");
+
+export const datasetFormat = z.enum(["csv", "tsv", "jsonl"]);
+export type DatasetFormat = z.infer<typeof datasetFormat>;
+
+export const datasetRecord = z.object({
+  id: z.string(),
+  object: z.literal("dataset"),
+  tenant: z.string(),
+  name: z.string(),
+  format: datasetFormat,
+  rows: z.number().int(),
+  columns: z.array(z.string()),
+  bytes: z.number().int(),
+  /** Per-column summary: label counts for low-cardinality columns, character-length percentiles for text. */
+  stats: z.record(z.string(), z.unknown()),
+  blob_key: z.string(),
+  created_at: z.string(),
+});
+export type DatasetRecord = z.infer<typeof datasetRecord>;
+
+export const taskName = z.enum(["text-classification"]);
+export type TaskName = z.infer<typeof taskName>;
+
+export const modelRecord = z.object({
+  id: z.string(),
+  object: z.literal("model"),
+  tenant: z.string(),
+  name: z.string(),
+  /** How the model came to be: uploaded HF folder, random init from a spec, or the output of a job. */
+  source: z.enum(["import", "random", "fine-tune"]),
+  architecture: z.string(),
+  /** Set when the model has a task head (e.g. id2label in config) and can serve predictions. */
+  task: taskName.nullable(),
+  labels: z.array(z.string()).nullable(),
+  parameters: z.number().int(),
+  config: z.record(z.string(), z.unknown()),
+  files: z.array(z.object({ name: z.string(), size: z.number().int() })),
+  /** Blob key prefix under which the HF folder's files live (`<prefix><file name>`). */
+  blob_prefix: z.string(),
+  job_id: z.string().nullable(),
+  created_at: z.string(),
+});
+export type ModelRecord = z.infer<typeof modelRecord>;
+
+export const jobStatus = z.enum(["queued", "running", "succeeded", "failed", "cancelled"]);
+export type JobStatus = z.infer<typeof jobStatus>;
+
+export const columnsSpec = z.object({
+  text: z.string().default("text"),
+  label: z.string().default("label"),
+}).strict();
+
+export const createJobRequest = z.object({
+  task: taskName,
+  base_model: resourceId,
+  training_dataset: resourceId,
+  validation_dataset: resourceId.optional(),
+  /** Fraction of the training rows held out for evaluation when no validation dataset is given. */
+  validation_split: z.number().gt(0).lt(1).optional(),
+  columns: columnsSpec.default({ text: "text", label: "label" }),
+  hyperparameters: hyperparametersSchema.default(hyperparametersSchema.parse({})),
+  /** Free-form suffix for the fine-tuned model's name. */
+  suffix: z.string().max(64).optional(),
+}).strict();
+export type CreateJobRequest = z.infer<typeof createJobRequest>;
+
+export const jobRecord = z.object({
+  id: z.string(),
+  object: z.literal("fine_tuning.job"),
+  tenant: z.string(),
+  task: taskName,
+  status: jobStatus,
+  base_model: z.string(),
+  training_dataset: z.string(),
+  validation_dataset: z.string().nullable(),
+  validation_split: z.number().nullable(),
+  columns: columnsSpec,
+  hyperparameters: hyperparametersSchema,
+  suffix: z.string().nullable(),
+  created_at: z.string(),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+  progress: z.object({
+    step: z.number().int(),
+    total_steps: z.number().int(),
+    epoch: z.number(),
+  }),
+  /** Latest evaluation metrics (and `train_loss`), filled while and after training. */
+  metrics: z.record(z.string(), z.number()),
+  /** Which tfjs backend ran the job (reported by the runner). */
+  backend: z.string().nullable(),
+  fine_tuned_model: z.string().nullable(),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  cancel_requested: z.boolean(),
+  attempts: z.number().int(),
+});
+export type JobRecord = z.infer<typeof jobRecord>;
+
+/** Legal status transitions; anything else is refused by compare-and-set helpers. */
+export const jobTransitions: Record<JobStatus, JobStatus[]> = {
+  queued: ["running", "cancelled", "failed"],
+  running: ["succeeded", "failed", "cancelled", "queued"],
+  succeeded: [],
+  failed: [],
+  cancelled: [],
+};
