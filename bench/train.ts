@@ -4,7 +4,8 @@
  * same initial weights and batches (dropout on, AdamW). For each config it prints examples/s of both, the
  * ratio edgetune ÷ PyTorch, peak memory of both, inference predictions/s of both, and a per-kernel profile of
  * one edgetune step; for the mini config also the "before" step without native kernels (plain tfjs wasm).
- * Options: --steps N (measured steps, default 5), --rounds N (alternations edgetune/PyTorch, default 2),
+ * Steps alternate edgetune/PyTorch one by one (PyTorch stays loaded in a server process), so both see the
+ * same machine load; medians are reported. Options: --steps N (measured steps each, default 5),
  * --no-baseline, --configs mini,small, --json. PyTorch runs tools/torch_bench/bert_step.py with
  * /usr/bin/python3 (Debian python3-torch), OPENBLAS_CORETYPE set to the best type this CPU supports.
  */
@@ -15,7 +16,6 @@ import {
   type NativeKernelReport,
   uninstallNativeKernels,
 } from "../shared/core/backend/native/mod.ts";
-import { chooseCoreType } from "../shared/core/backend/native/openblas.ts";
 import {
   createTrainer,
   exportForTorch,
@@ -26,11 +26,11 @@ import {
 } from "./support/bert_step.ts";
 import { KernelProfiler, type KernelTiming } from "./support/kernel_profile.ts";
 import { peakRssMb, resetPeakRss } from "./support/process_memory.ts";
+import { TorchServer } from "./support/torch_server.ts";
 
 export interface TrainBenchOptions {
   configs?: StepShape[];
   steps?: number;
-  rounds?: number;
   /** Also time the step with the stock wasm kernels (mini config only; ~40 s per step). */
   baseline?: boolean;
   baselineSteps?: number;
@@ -70,41 +70,9 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-async function runTorch(
-  dir: string,
-  steps: number,
-  python: string,
-  threads: number,
-): Promise<Record<string, unknown>> {
-  const script = new URL("../tools/torch_bench/bert_step.py", import.meta.url).pathname;
-  const env: Record<string, string> = {};
-  let cpuinfo = "";
-  try {
-    cpuinfo = await Deno.readTextFile("/proc/cpuinfo");
-  } catch { /* not Linux */ }
-  const coreType = chooseCoreType(cpuinfo);
-  if (coreType !== undefined && Deno.env.get("OPENBLAS_CORETYPE") === undefined) {
-    env.OPENBLAS_CORETYPE = coreType;
-  }
-  const out = await new Deno.Command(python, {
-    args: [script, dir, "--steps", String(steps), "--warmup", "1", "--threads", String(threads)],
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout).trim();
-  if (out.code !== 0) {
-    throw new Error(
-      `PyTorch bench failed (${out.code}): ${new TextDecoder().decode(out.stderr).slice(-2000)}`,
-    );
-  }
-  return JSON.parse(text.split("\n").pop()!);
-}
-
 export async function runTrainBench(options: TrainBenchOptions = {}): Promise<TrainBenchResult> {
   const log = options.log ?? console.log;
   const steps = options.steps ?? 5;
-  const rounds = options.rounds ?? 2;
   const python = options.python ?? "/usr/bin/python3";
   const threads = options.threads ?? 2;
   const backend = await initBackend("wasm");
@@ -121,7 +89,7 @@ export async function runTrainBench(options: TrainBenchOptions = {}): Promise<Tr
   for (const shape of options.configs ?? [MINI, SMALL]) {
     const dir = await Deno.makeTempDir({ prefix: `edgetune-bench-${shape.name}-` });
     try {
-      results.push(await benchConfig(shape, dir, { ...options, steps, rounds, python, threads, log }));
+      results.push(await benchConfig(shape, dir, { ...options, steps, python, threads, log }));
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -132,31 +100,43 @@ export async function runTrainBench(options: TrainBenchOptions = {}): Promise<Tr
 async function benchConfig(
   shape: StepShape,
   dir: string,
-  o: Required<Pick<TrainBenchOptions, "steps" | "rounds" | "python" | "threads" | "log">> & TrainBenchOptions,
+  o: Required<Pick<TrainBenchOptions, "steps" | "python" | "threads" | "log">> & TrainBenchOptions,
 ): Promise<ConfigResult> {
   const trainer = createTrainer(shape, 42);
   const batches = makeBatches(shape, 4, 7);
   await exportForTorch(trainer, shape, batches, dir);
   const evalLogits = trainer.predict(batches[0]);
-  const inferMs: number[] = [];
-  for (let i = 0; i < 6; i++) {
-    const t0 = performance.now();
-    trainer.predict(batches[i % batches.length]);
-    if (i > 0) inferMs.push(performance.now() - t0);
-  }
-  resetPeakRss();
-  trainer.step(batches[0], 1); // warm-up: heap growth, BLAS buffers
-  const etMs: number[] = [];
-  const torchRuns: Record<string, unknown>[] = [];
+  const torchServer = await TorchServer.start(dir, { python: o.python, threads: o.threads });
+  const inferMs: number[] = [], torchInfer: number[] = [];
+  const etMs: number[] = [], torchStep: number[] = [];
   let stepSeed = 2;
-  for (let round = 0; round < o.rounds; round++) {
-    for (let i = 0; i < Math.ceil(o.steps / o.rounds); i++) {
+  try {
+    // alternate edgetune and PyTorch call by call, so both see the same machine load
+    for (let i = 0; i < 6; i++) {
+      const t0 = performance.now();
+      trainer.predict(batches[i % batches.length]);
+      const ms = performance.now() - t0;
+      const torchMs = (await torchServer.infer()).ms;
+      if (i > 0) {
+        inferMs.push(ms);
+        torchInfer.push(torchMs);
+      }
+    }
+    resetPeakRss();
+    trainer.step(batches[0], 1); // warm-up: heap growth, BLAS buffers
+    await torchServer.train();
+    for (let i = 0; i < o.steps; i++) {
       const t0 = performance.now();
       trainer.step(batches[stepSeed % batches.length], stepSeed++);
       etMs.push(performance.now() - t0);
+      torchStep.push((await torchServer.train()).ms);
     }
-    torchRuns.push(await runTorch(dir, Math.ceil(o.steps / o.rounds), o.python, o.threads));
+  } catch (error) {
+    await torchServer.close();
+    throw error;
   }
+  const torchStats = await torchServer.stats();
+  await torchServer.close();
   const etPeak = peakRssMb();
   const profiler = new KernelProfiler();
   profiler.start();
@@ -178,9 +158,7 @@ async function benchConfig(
     }
   }
   trainer.dispose();
-  const torchStep = torchRuns.flatMap((r) => r.stepMs as number[]);
-  const torchInfer = torchRuns.flatMap((r) => r.inferMs as number[]);
-  const torchLogits = torchRuns[0].evalLogits as number[];
+  const torchLogits = torchStats.evalLogits;
   const edgetune: SideResult = {
     stepMs: etMs,
     medianStepMs: median(etMs),
@@ -193,10 +171,10 @@ async function benchConfig(
     medianStepMs: median(torchStep),
     examplesPerSecond: (shape.batch * 1000) / median(torchStep),
     predictionsPerSecond: (shape.batch * 1000) / median(torchInfer),
-    peakRssMb: Math.max(...torchRuns.map((r) => r.peakRssMb as number)),
-    torchVersion: String(torchRuns[0].torch),
-    openblasCoretype: (torchRuns[0].openblasCoretype as string | null) ?? null,
-    threads: Number(torchRuns[0].threads),
+    peakRssMb: torchStats.peakRssMb,
+    torchVersion: torchStats.torch,
+    openblasCoretype: torchStats.openblasCoretype,
+    threads: torchStats.threads,
   };
   const result: ConfigResult = {
     config: shape.name,
@@ -260,7 +238,7 @@ function printConfig(r: ConfigResult, log: (line: string) => void): void {
   }
 }
 
-/** Entry for bench/main.ts: `deno task bench train [--steps N] [--rounds N] [--no-baseline] [--configs mini]`. */
+/** Entry for bench/main.ts: `deno task bench train [--steps N] [--no-baseline] [--configs mini]`. */
 export async function run(args: string[]): Promise<void> {
   const value = (name: string) => {
     const i = args.indexOf(name);
@@ -274,7 +252,6 @@ export async function run(args: string[]): Promise<void> {
   const result = await runTrainBench({
     configs,
     steps: Number(value("--steps") ?? 5),
-    rounds: Number(value("--rounds") ?? 2),
     baseline: !args.includes("--no-baseline"),
   });
   if (args.includes("--json")) console.log(JSON.stringify(result, null, 2));

@@ -32,6 +32,7 @@ const server = await startServer({
   runner: env.EDGETUNE_RUNNER !== "off",
   backendPreference: env.EDGETUNE_BACKEND,
   runnerCapabilities: (env.RUNNER_CAPABILITIES ?? "").split(",").filter(Boolean),
+  accessLog: env.EDGETUNE_ACCESS_LOG !== "off",
 });
 console.log(
   `edgetune (${platform.kind} platform${

@@ -6,6 +6,7 @@
  */
 import { createApp } from "./app.ts";
 import { startRunner } from "../runner/worker.ts";
+import { initBackend } from "../shared/core/mod.ts";
 import type { Platform } from "../shared/platform/types.ts";
 
 export interface ServerOptions {
@@ -18,12 +19,15 @@ export interface ServerOptions {
   backendPreference?: string;
   runnerCapabilities?: string[];
   quiet?: boolean;
+  /** Log one JSON line per request. */
+  accessLog?: boolean;
 }
 
 export interface RunningServer {
   url: string;
   port: number;
-  backend: string | null;
+  /** The tfjs backend this process computes on. */
+  backend: string;
   stop(options?: { closePlatform?: boolean }): Promise<void>;
 }
 
@@ -35,11 +39,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     capabilities: options.runnerCapabilities,
     log,
   });
+  // Serving needs a tfjs backend too; the runner initialised it already when there is one.
+  const backend = runner?.backend ?? (await initBackend(options.backendPreference)).name;
   const app = createApp({
     platform: options.platform,
     apiKeys: options.apiKeys,
     readiness: () => Promise.resolve(true),
-  });
+  }, { accessLog: options.accessLog ? (entry) => console.log(JSON.stringify(entry)) : undefined });
   const hostname = options.hostname ?? "127.0.0.1";
   const { promise: listening, resolve } = Promise.withResolvers<number>();
   const server = Deno.serve({
@@ -52,7 +58,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return {
     url: `http://${shownHost}:${port}`,
     port,
-    backend: runner?.backend ?? null,
+    backend,
     async stop({ closePlatform = false } = {}) {
       await server.shutdown();
       await runner?.stop();

@@ -4,6 +4,7 @@
  * is a `queued` record in meta "jobs" at `<tenant>.<id>`, a `status` event in stream `<tenant>.<id>`, and a
  * queue message deduplicated by the job id. The event stream itself lives in job_events.ts.
  */
+import { layerIssues } from "../../shared/core/train/hyperparameter_fields.ts";
 import { Hono } from "hono";
 import { validateColumnsForTask } from "../../shared/data/mod.ts";
 import { newId } from "../../shared/platform/ids.ts";
@@ -87,7 +88,16 @@ export function jobRoutes(platform: Platform): Hono<EdgeEnv> {
 
   /** 404 naming the missing resource, 400 for missing columns. */
   async function checkReferences(tenant: string, spec: CreateJobRequest) {
-    await getOwned<ModelRecord>(meta, "models", tenant, spec.base_model, "base_model");
+    const baseModel = await getOwned<ModelRecord>(meta, "models", tenant, spec.base_model, "base_model");
+    const numLayers = Number(baseModel.value.config.num_hidden_layers);
+    const issues = Number.isInteger(numLayers) ? layerIssues(spec.hyperparameters, numLayers) : [];
+    if (issues.length > 0) {
+      throw invalidRequest(
+        `hyperparameters do not fit base model '${spec.base_model}': ` +
+          issues.map((issue) => `${issue.path}: ${issue.message}`).join("; "),
+        issues.map((issue) => ({ path: ["hyperparameters", issue.path], message: issue.message })),
+      );
+    }
     const datasets: [string, string][] = [["training_dataset", spec.training_dataset]];
     if (spec.validation_dataset) datasets.push(["validation_dataset", spec.validation_dataset]);
     for (const [field, id] of datasets) {

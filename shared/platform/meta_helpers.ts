@@ -29,6 +29,8 @@ export async function updateWithRetry<T>(
     } catch (error) {
       if (!(error instanceof ConflictError)) throw error;
       lastConflict = error;
+      // Jittered backoff so racing writers stop colliding in lockstep.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 2 * (attempt + 1)));
     }
   }
   throw lastConflict ?? new ConflictError(key);

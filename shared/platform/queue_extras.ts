@@ -6,7 +6,13 @@
  * process that performed it, so the caller (the runner) can mark the job failed; `automatic` tells the two
  * causes apart. A process that missed the announcement (crash) can reconcile from `deadLetters()` and then
  * `forgetDeadLetter(id)`.
+ *
+ * Leases (both adapters): a delivery's lease lasts `leaseMs` from take or the last `extendLease`; once it
+ * has run out, `extendLease` throws LeaseLostError and `retry`/`giveUp` do nothing (the message is, or will
+ * be, redelivered), while `ack` still removes it. Runners must extend well within leaseMs (e.g. every
+ * leaseMs / 3) from a timer that a long synchronous training step cannot starve.
  */
+import { invalidRequest } from "../schemas/errors.ts";
 import type { JobMessage, JobQueue } from "./types.ts";
 
 /** One message that will never be delivered again. */
@@ -48,6 +54,23 @@ export class LeaseLostError extends Error {
     super(`the lease on job '${jobId}' was lost: it was redelivered, acknowledged or given up elsewhere`);
     this.name = "LeaseLostError";
   }
+}
+
+const CAPABILITY = /^[A-Za-z0-9-]{1,32}$/;
+
+/**
+ * Validates a message's `requires` (both adapters accept the same names: 1-32 of A-Z a-z 0-9 -, not "any",
+ * at most 8) and returns them sorted and deduplicated.
+ */
+export function normalizeCapabilities(requires: string[] | undefined): string[] {
+  const names = [...new Set(requires ?? [])].sort();
+  for (const name of names) {
+    if (!CAPABILITY.test(name) || name === "any") {
+      throw invalidRequest(`capability '${name}' must be 1-32 characters of A-Z a-z 0-9 - and not 'any'`);
+    }
+  }
+  if (names.length > 8) throw invalidRequest("at most 8 capabilities");
+  return names;
 }
 
 /** True when every capability in `requires` is in `capabilities`. */

@@ -1,9 +1,12 @@
 /**
  * The job spec's `hyperparameters`: every training setting a user can give, with its default and its valid
- * range, validated by zod at job creation (a 400 names the field) and again by the runner. The training core
- * receives the parsed, defaulted object, so a default lives here and nowhere else.
+ * range, validated by zod at job creation (a 400 names the field) and again by the runner. The core settings
+ * are here; the optimisation settings (optimizer, schedule, layer-wise LR, freezing, gradual unfreezing,
+ * plateau, early stopping, clipping by value, label smoothing, accumulation) are defined beside the code that
+ * uses them (shared/core/train/hyperparameter_fields.ts) and spread in, so a default lives in one place.
  */
 import { z } from "zod";
+import { optimizationFields, optimizationIssues } from "../core/train/hyperparameter_fields.ts";
 
 export const hyperparametersSchema = z.object({
   learning_rate: z.number().positive().max(1).default(5e-5),
@@ -19,6 +22,11 @@ export const hyperparametersSchema = z.object({
   classifier_dropout: z.number().min(0).max(0.95).optional(),
   /** Evaluate on the held-out set every N optimizer steps (in addition to every epoch end); null = epochs only. */
   eval_steps: z.number().int().positive().nullable().default(null),
-}).strict();
+  ...optimizationFields,
+}).strict().superRefine((h, ctx) => {
+  for (const issue of optimizationIssues(h)) {
+    ctx.addIssue({ code: "custom", path: [issue.path], message: issue.message });
+  }
+});
 
 export type Hyperparameters = z.infer<typeof hyperparametersSchema>;

@@ -59,3 +59,11 @@ Deno.test("clipCoefficient is torch's min(1, maxNorm / (norm + 1e-6))", () => {
   assert.ok(Number.isNaN(clipCoefficient(NaN, 1)), "a NaN norm propagates as in torch");
   assert.throws(() => clipCoefficient(1, 0), /maxNorm/);
 });
+
+Deno.test("globalNorm stays accurate over millions of elements (no float32 running-sum drift)", () => {
+  const grads = new Map([["big", tf.fill([3_000_000], 0.1)], ["small", tf.tensor1d([3, 4])]]);
+  const exact = Math.sqrt(3_000_000 * Math.fround(0.1) ** 2 + 25);
+  const norm = globalNorm(grads);
+  assert.ok(Math.abs(norm - exact) / exact < 1e-7, `${norm} vs ${exact}`);
+  tf.dispose([...grads.values()]);
+});

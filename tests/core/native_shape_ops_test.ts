@@ -76,13 +76,19 @@ nativeTest(
   },
 );
 
-nativeTest("native identity shares data safely: a clone outlives its disposed source", async () => {
-  const result = await stockVsNative(() => {
-    const source = tf.randomNormal([64, 9], 0, 1, "float32", 6);
-    const clone = tf.clone(source);
-    source.dispose();
-    const grad = tf.grad((x: tf.Tensor) => tf.sum(tf.square(tf.clone(x))))(clone);
-    return [tf.add(clone, 1), grad];
-  });
-  assertClose(result, 1e-6, 1e-6, "identity");
-});
+nativeTest(
+  "native identity and same-type cast share data safely: outputs outlive their disposed sources",
+  async () => {
+    const result = await stockVsNative(() => {
+      const source = tf.randomNormal([64, 9], 0, 1, "float32", 6);
+      const clone = tf.clone(source);
+      source.dispose();
+      const sameType = tf.cast(clone, "float32");
+      const grad = tf.grad((x: tf.Tensor) => tf.sum(tf.square(tf.clone(x))))(clone);
+      const ints = tf.cast(tf.mul(clone, 10), "int32");
+      clone.dispose();
+      return [tf.add(sameType, 1), grad, tf.cast(ints, "float32")];
+    });
+    assertClose(result, 1e-6, 1e-6, "identity");
+  },
+);

@@ -14,7 +14,7 @@ import { createRng } from "../../shared/core/random.ts";
 import { TextTokenizer } from "../../shared/core/tokenizer/text_tokenizer.ts";
 import { fineTuneSequenceClassifier, type TrainEvent } from "../../shared/core/train/fine_tune.ts";
 import { ApiError } from "../../shared/schemas/errors.ts";
-import type { Hyperparameters } from "../../shared/schemas/hyperparameters.ts";
+import { type Hyperparameters, hyperparametersSchema } from "../../shared/schemas/hyperparameters.ts";
 
 await initBackend("wasm");
 
@@ -40,7 +40,7 @@ const config = parseBertConfig({
   intermediate_size: 32,
   max_position_embeddings: 16,
 });
-const BASE: Hyperparameters = {
+const BASE: Hyperparameters = hyperparametersSchema.parse({
   learning_rate: 3e-3,
   epochs: 2,
   batch_size: 8,
@@ -53,7 +53,7 @@ const BASE: Hyperparameters = {
   hidden_dropout: 0,
   attention_dropout: 0,
   classifier_dropout: 0,
-};
+});
 
 async function run(
   extra: Record<string, unknown>,

@@ -12,7 +12,7 @@ import { TextTokenizer } from "../../shared/core/tokenizer/text_tokenizer.ts";
 import { createRng, shuffledIndices } from "../../shared/core/random.ts";
 import { fineTuneSequenceClassifier, type TrainEvent } from "../../shared/core/train/fine_tune.ts";
 import { ApiError } from "../../shared/schemas/errors.ts";
-import type { Hyperparameters } from "../../shared/schemas/hyperparameters.ts";
+import { type Hyperparameters, hyperparametersSchema } from "../../shared/schemas/hyperparameters.ts";
 
 await initBackend("wasm");
 
@@ -50,7 +50,7 @@ function tinyModel(seed = 1) {
   return initBertForSequenceClassification(config, 2, seed);
 }
 
-const HP: Hyperparameters = {
+const HP: Hyperparameters = hyperparametersSchema.parse({
   learning_rate: 3e-3,
   epochs: 10,
   batch_size: 16,
@@ -60,7 +60,7 @@ const HP: Hyperparameters = {
   max_grad_norm: 1,
   seed: 1,
   eval_steps: null,
-};
+});
 
 async function train(
   hp: Partial<Hyperparameters>,

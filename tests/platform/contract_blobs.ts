@@ -20,7 +20,7 @@ const text = (s: string) => new TextEncoder().encode(s);
 
 export function registerBlobContract(
   factory: PlatformFactory,
-  settings: ContractSettings,
+  _settings: ContractSettings,
   define: DefineTest,
 ): void {
   const test = (name: string, fn: () => Promise<void>) => define(`blobs: ${name}`, fn);
@@ -75,6 +75,13 @@ export function registerBlobContract(
       await assert.rejects(blobs.put("uploads/t1/new.bin", failingStream(3, 64 * 1024)), /client went away/);
       assert.equal(await blobs.stat("uploads/t1/new.bin"), null);
       assert.deepEqual(await take(blobs.list("uploads/")), []);
+
+      // Large enough (6.25 MiB) to fail in the middle of a multipart upload on S3.
+      await assert.rejects(
+        blobs.put("uploads/t1/big.bin", failingStream(100, 64 * 1024)),
+        /client went away/,
+      );
+      assert.equal(await blobs.stat("uploads/t1/big.bin"), null);
 
       await blobs.put("uploads/t1/old.bin", text("previous"));
       await assert.rejects(blobs.put("uploads/t1/old.bin", failingStream(2, 64 * 1024)), /client went away/);

@@ -70,6 +70,12 @@ export function registerQueueContract(
     withPlatform(factory, async ({ queue }) => {
       await queue.publish({ tenant: "t1", jobId: "job_gpu", requires: ["gpu"] }, "job_gpu");
       await queue.publish({ tenant: "t1", jobId: "job_any" }, "job_any");
+      for (const bad of [["gpu_a100"], ["any"], [""]]) {
+        await assert.rejects(queue.publish({ tenant: "t1", jobId: "job_bad", requires: bad }, `bad-${bad}`), {
+          name: "ApiError",
+          status: 400,
+        });
+      }
       const cpu = await queue.take({ capabilities: [] });
       assert.equal(cpu?.message.jobId, "job_any");
       await cpu?.ack();

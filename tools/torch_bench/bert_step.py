@@ -6,7 +6,10 @@ python3-torch at its best on this CPU: OPENBLAS_CORETYPE chosen from /proc/cpuin
 torch threads = --threads. Prints one JSON object: per-step times, examples/s (median), inference
 predictions/s, peak RSS, first-step loss and eval logits of the first batch (for a parity check).
 
-Usage: /usr/bin/python3 tools/torch_bench/bert_step.py DIR [--steps N] [--warmup N] [--threads N]
+Usage: /usr/bin/python3 tools/torch_bench/bert_step.py DIR [--steps N] [--warmup N] [--threads N] [--serve]
+With --serve it loads once, prints {"ready": ...}, then answers one JSON line per command read from stdin:
+"train" (one timed training step), "infer" (one timed inference batch), "stats" (peak RSS, first eval
+logits), "quit" — so the caller can interleave PyTorch steps with its own, step by step.
 """
 import json
 import math
@@ -192,58 +195,83 @@ def load(directory):
     return shape, model, batches
 
 
+class Runner:
+    """The model, optimizer and batches, with one timed training step or inference batch per call."""
+
+    def __init__(s, directory, threads):
+        torch.set_num_threads(threads)
+        torch.manual_seed(0)
+        s.shape, s.model, s.batches = load(directory)
+        s.model.eval()
+        with torch.no_grad():
+            ids, mask, types, _ = s.batches[0]
+            s.eval_logits = s.model(ids, mask, types).flatten().tolist()
+        decay = [p for n, p in s.model.named_parameters() if not (n.endswith(".bias") or "LayerNorm." in n)]
+        no_decay = [p for n, p in s.model.named_parameters() if n.endswith(".bias") or "LayerNorm." in n]
+        s.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
+                                         {"params": no_decay, "weight_decay": 0.0}], lr=5e-5, eps=1e-8)
+        s.loss_fn = nn.CrossEntropyLoss()
+        s.train_calls = 0
+        s.infer_calls = 0
+
+    def train(s):
+        s.model.train()
+        ids, mask, types, labels = s.batches[s.train_calls % len(s.batches)]
+        s.train_calls += 1
+        t0 = time.perf_counter()
+        s.optimizer.zero_grad(set_to_none=True)
+        loss = s.loss_fn(s.model(ids, mask, types), labels)
+        loss.backward()
+        s.optimizer.step()
+        return {"ms": (time.perf_counter() - t0) * 1000, "loss": float(loss)}
+
+    def infer(s):
+        s.model.eval()
+        ids, mask, types, _ = s.batches[s.infer_calls % len(s.batches)]
+        s.infer_calls += 1
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            s.model(ids, mask, types)
+        return {"ms": (time.perf_counter() - t0) * 1000}
+
+    def stats(s):
+        return {"torch": torch.__version__, "threads": torch.get_num_threads(),
+                "openblasCoretype": os.environ.get("OPENBLAS_CORETYPE"), "peakRssMb": peak_rss_mb(),
+                "evalLogits": s.eval_logits}
+
+
+def serve(runner):
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "quit":
+            break
+        handler = {"train": runner.train, "infer": runner.infer, "stats": runner.stats}.get(command)
+        reply = handler() if handler else {"error": f"unknown command {command!r}"}
+        print(json.dumps(reply), flush=True)
+
+
 def main():
     args = sys.argv[1:]
-    directory = args[0]
     opt = lambda name, default: int(args[args.index(name) + 1]) if name in args else default  # noqa: E731
-    steps, warmup, threads = opt("--steps", 3), opt("--warmup", 1), opt("--threads", 2)
-    infer_runs = opt("--infer", 5)
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    shape, model, batches = load(directory)
-
-    model.eval()
-    with torch.no_grad():
-        logits0 = model(batches[0][0], batches[0][1], batches[0][2])
-        infer_ms = []
-        for i in range(infer_runs + 1):
-            ids, mask, types, _ = batches[i % len(batches)]
-            t0 = time.perf_counter()
-            model(ids, mask, types)
-            if i > 0:
-                infer_ms.append((time.perf_counter() - t0) * 1000)
-
-    model.train()
-    decay = [p for n, p in model.named_parameters() if not (n.endswith(".bias") or "LayerNorm." in n)]
-    no_decay = [p for n, p in model.named_parameters() if n.endswith(".bias") or "LayerNorm." in n]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=5e-5, eps=1e-8)
-    loss_fn = nn.CrossEntropyLoss()
-    step_ms, losses = [], []
-    for i in range(warmup + steps):
-        ids, mask, types, labels = batches[i % len(batches)]
-        t0 = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(ids, mask, types), labels)
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss))
-        if i >= warmup:
-            step_ms.append((time.perf_counter() - t0) * 1000)
-
+    runner = Runner(args[0], opt("--threads", 2))
+    if "--serve" in args:
+        serve(runner)
+        return
+    steps, warmup, infer_runs = opt("--steps", 3), opt("--warmup", 1), opt("--infer", 5)
+    runner.infer()
+    infer_ms = [runner.infer()["ms"] for _ in range(infer_runs)]
+    results = [runner.train() for _ in range(warmup + steps)]
+    step_ms = [r["ms"] for r in results[warmup:]]
     median = statistics.median(step_ms)
     print(json.dumps({
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "openblasCoretype": os.environ.get("OPENBLAS_CORETYPE"),
+        **runner.stats(),
         "stepMs": step_ms,
         "medianStepMs": median,
-        "examplesPerSecond": shape["batch"] * 1000 / median,
+        "examplesPerSecond": runner.shape["batch"] * 1000 / median,
         "inferMs": infer_ms,
-        "predictionsPerSecond": shape["batch"] * 1000 / statistics.median(infer_ms),
-        "peakRssMb": peak_rss_mb(),
-        "losses": losses,
-        "evalLogits": logits0.flatten().tolist(),
+        "predictionsPerSecond": runner.shape["batch"] * 1000 / statistics.median(infer_ms),
+        "losses": [r["loss"] for r in results],
     }))
 
 

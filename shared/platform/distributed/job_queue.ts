@@ -23,13 +23,14 @@ import { type KV, Kvm } from "@nats-io/kv";
 import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import type { Msg, Subscription } from "@nats-io/transport-node";
 import { invalidRequest } from "../../schemas/errors.ts";
-import { ChangeHub, Wakeup } from "../embedded/kv.ts";
+import { ChangeHub, InFlight, Wakeup } from "../embedded/kv.ts";
 import {
   announceGiveUp,
   type DeadLetter,
   type GiveUpListener,
   LeaseLostError,
   type ManagedJobQueue,
+  normalizeCapabilities,
   type QueueOptions,
 } from "../queue_extras.ts";
 import type { Delivery, JobMessage, TakeOptions } from "../types.ts";
@@ -42,24 +43,17 @@ export interface NatsQueueOptions extends QueueOptions {
   pollMs?: number;
 }
 
-const CAPABILITY = /^[A-Za-z0-9-]{1,32}$/;
 const TOPIC = "jobs";
 
 /** The subject token for a capability set: "any", or the sorted names joined by "_". */
 export function capabilityToken(requires: string[] | undefined): string {
-  const names = [...new Set(requires ?? [])].sort();
-  for (const name of names) {
-    if (!CAPABILITY.test(name) || name === "any") {
-      throw invalidRequest(`capability '${name}' must be 1-32 characters of A-Z a-z 0-9 - and not 'any'`);
-    }
-  }
+  const names = normalizeCapabilities(requires);
   return names.length === 0 ? "any" : names.join("_");
 }
 
 /** Every subset of `capabilities` as a token, largest subsets first. */
 function subsetTokens(capabilities: string[]): string[] {
-  const names = [...new Set(capabilities)].sort();
-  if (names.length > 8) throw invalidRequest("a runner may advertise at most 8 capabilities");
+  const names = normalizeCapabilities(capabilities);
   const subsets: string[][] = [];
   for (let mask = 0; mask < 1 << names.length; mask++) subsets.push(names.filter((_, i) => mask & (1 << i)));
   subsets.sort((a, b) => b.length - a.length);
@@ -70,7 +64,7 @@ export class NatsJobQueue implements ManagedJobQueue {
   readonly leaseMs: number;
   readonly maxDeliver: number;
   readonly pollMs: number;
-  #closed = new AbortController();
+  #ops = new InFlight("the job queue");
   #listeners = new Set<GiveUpListener>();
   #consumers = new Map<string, Promise<string>>();
   #hub = new ChangeHub();
@@ -106,7 +100,11 @@ export class NatsJobQueue implements ManagedJobQueue {
     return new NatsJobQueue(context, dead, options);
   }
 
-  async publish(message: JobMessage, dedupeId: string): Promise<{ duplicate: boolean }> {
+  publish(message: JobMessage, dedupeId: string): Promise<{ duplicate: boolean }> {
+    return this.#ops.run(() => this.#publish(message, dedupeId));
+  }
+
+  async #publish(message: JobMessage, dedupeId: string): Promise<{ duplicate: boolean }> {
     if (!message.tenant || !message.jobId) throw invalidRequest("a job message needs tenant and jobId");
     if (!dedupeId) throw invalidRequest("publish needs a non-empty dedupeId");
     const subject = this.context.names.jobsSubject(capabilityToken(message.requires));
@@ -114,8 +112,13 @@ export class NatsJobQueue implements ManagedJobQueue {
     return { duplicate: ack.duplicate };
   }
 
-  async take(options: TakeOptions = {}): Promise<Delivery | null> {
-    const signal = AbortSignal.any([this.#closed.signal, ...(options.signal ? [options.signal] : [])]);
+  take(options: TakeOptions = {}): Promise<Delivery | null> {
+    if (this.#ops.closed.signal.aborted) return Promise.resolve(null);
+    return this.#ops.run(() => this.#take(options));
+  }
+
+  async #take(options: TakeOptions): Promise<Delivery | null> {
+    const signal = AbortSignal.any([this.#ops.closed.signal, ...(options.signal ? [options.signal] : [])]);
     const tokens = subsetTokens(options.capabilities ?? []);
     this.#ensureWakeSubscription();
     while (!signal.aborted) {
@@ -137,7 +140,11 @@ export class NatsJobQueue implements ManagedJobQueue {
     return null;
   }
 
-  async depth(): Promise<number> {
+  depth(): Promise<number> {
+    return this.#ops.run(() => this.#depth());
+  }
+
+  async #depth(): Promise<number> {
     const info = await this.context.jsm.streams.info(this.context.names.jobsStream);
     return info.state.messages;
   }
@@ -161,15 +168,25 @@ export class NatsJobQueue implements ManagedJobQueue {
     await this.dead.purge(id);
   }
 
-  close(): Promise<void> {
-    this.#closed.abort();
+  /** Ends waiting takes and waits for running operations, so the connection can be drained safely. */
+  async close(): Promise<void> {
+    await this.#ops.close();
     this.#wakeSubscription?.unsubscribe();
     this.#wakeSubscription = null;
-    return Promise.resolve();
   }
 
   /** Records a give-up, terminates the message and tells the listeners. */
-  async recordGiveUp(msg: Msg, message: JobMessage, attempts: number, reason: string, automatic: boolean) {
+  recordGiveUp(
+    msg: Msg,
+    message: JobMessage,
+    attempts: number,
+    reason: string,
+    automatic: boolean,
+  ): Promise<void> {
+    return this.#ops.run(() => this.#recordGiveUp(msg, message, attempts, reason, automatic));
+  }
+
+  async #recordGiveUp(msg: Msg, message: JobMessage, attempts: number, reason: string, automatic: boolean) {
     const { streamSeq } = parseAckSubject(msg.reply!);
     const letter: DeadLetter = {
       id: String(streamSeq),
@@ -186,7 +203,11 @@ export class NatsJobQueue implements ManagedJobQueue {
   }
 
   /** Sends an ack-protocol verb for a delivery and waits until the server has it. */
-  async sendAck(msg: Msg, verb: string): Promise<void> {
+  sendAck(msg: Msg, verb: string): Promise<void> {
+    return this.#ops.run(() => this.#sendAck(msg, verb));
+  }
+
+  async #sendAck(msg: Msg, verb: string): Promise<void> {
     if (verb === "+ACK") {
       await this.context.nc.request(msg.reply!, verb, { timeout: 5000 });
       return;
@@ -249,7 +270,7 @@ export class NatsJobQueue implements ManagedJobQueue {
     const { delivered } = parseAckSubject(msg.reply!);
     if (delivered > this.maxDeliver) {
       const reason = `the lease ran out on delivery ${delivered - 1} of maxDeliver ${this.maxDeliver}`;
-      await this.recordGiveUp(msg, message, delivered - 1, reason, true);
+      await this.#recordGiveUp(msg, message, delivered - 1, reason, true);
       return null;
     }
     return new NatsDelivery(this, msg, message, delivered);

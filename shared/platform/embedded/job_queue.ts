@@ -15,6 +15,7 @@ import {
   type GiveUpListener,
   LeaseLostError,
   type ManagedJobQueue,
+  normalizeCapabilities,
   type QueueOptions,
 } from "../queue_extras.ts";
 import type { Delivery, JobMessage, TakeOptions } from "../types.ts";
@@ -57,7 +58,10 @@ export class KvJobQueue implements ManagedJobQueue {
     const id = crypto.randomUUID();
     const record: QueueRecord = {
       id,
-      message: structuredClone(message),
+      message: {
+        ...structuredClone(message),
+        ...(message.requires ? { requires: normalizeCapabilities(message.requires) } : {}),
+      },
       deliveries: 0,
       availableAt: now,
       leaseUntil: null,
@@ -164,7 +168,7 @@ export class KvJobQueue implements ManagedJobQueue {
       for (;;) {
         const entry = await this.handle.kv.get<QueueRecord>(key);
         if (entry.versionstamp === null) return false;
-        if (requireLease && entry.value.token !== token) return false;
+        if (requireLease && !holdsLease(entry.value, token)) return false;
         const next = change(entry.value);
         const op = this.handle.kv.atomic().check(entry);
         if (next === "delete") op.delete(key);
@@ -202,10 +206,15 @@ export class KvJobQueue implements ManagedJobQueue {
   giveUpLeased(key: Deno.KvKey, token: string, reason: string, automatic: boolean): Promise<void> {
     return this.#ops.run(async () => {
       const entry = await this.handle.kv.get<QueueRecord>(key);
-      if (entry.versionstamp === null || entry.value.token !== token) return;
+      if (entry.versionstamp === null || !holdsLease(entry.value, token)) return;
       await this.#deadLetter(entry as Deno.KvEntry<QueueRecord>, reason, automatic);
     });
   }
+}
+
+/** A lease counts only until it runs out, even if nobody has taken the message since (as on JetStream). */
+function holdsLease(record: QueueRecord, token: string): boolean {
+  return record.token === token && record.leaseUntil !== null && record.leaseUntil > Date.now();
 }
 
 /** One lease on one message; see Delivery in types.ts. */
@@ -233,7 +242,7 @@ class KvDelivery implements Delivery {
     await this.queue.settle(this.key, this.record.token!, () => "delete", false);
   }
 
-  /** No-op when the lease was already lost (another runner owns the message now). */
+  /** No-op when the lease already ran out (the message is, or will be, redelivered). */
   async retry(delayMs: number): Promise<void> {
     if (this.attempt >= this.queue.maxDeliver) {
       const reason = `retry requested after delivery ${this.attempt} of maxDeliver ${this.queue.maxDeliver}`;
@@ -247,7 +256,7 @@ class KvDelivery implements Delivery {
     );
   }
 
-  /** No-op when the lease was already lost. */
+  /** No-op when the lease already ran out. */
   giveUp(reason: string): Promise<void> {
     return this.queue.giveUpLeased(this.key, this.record.token!, reason, false);
   }

@@ -127,3 +127,54 @@ export function segmentSumKernel(ctx: NativeContext, stock: KernelFn): KernelFn 
     return out;
   };
 }
+
+/** EdgetuneDropout (see fused_ops.ts): y = x · mask(seed), the mask recomputed from (seed, index). */
+export function dropoutKernel(ctx: NativeContext): KernelFn {
+  return (args) => {
+    const { x } = args.inputs;
+    const { rate, seed } = args.attrs as { rate: number; seed: number };
+    const out = ctx.backend.makeOutput(x.shape, "float32");
+    const n = sizeOf(x.shape);
+    if (n === 0) return out;
+    ctx.lib!.symbols.et_dropout_f32(
+      ctx.heap.of(x),
+      ctx.heap.of(out),
+      null,
+      BigInt(n),
+      1 - rate,
+      BigInt(seed >>> 0),
+      ctx.threads,
+    );
+    return out;
+  };
+}
+
+/** EdgetuneGelu: y = 0.5·x·(1 + erf(x/√2)) in one pass. */
+export function geluKernel(ctx: NativeContext): KernelFn {
+  return (args) => {
+    const { x } = args.inputs;
+    const out = ctx.backend.makeOutput(x.shape, "float32");
+    const n = sizeOf(x.shape);
+    if (n > 0) ctx.lib!.symbols.et_gelu_f32(ctx.heap.of(x), ctx.heap.of(out), BigInt(n), ctx.threads);
+    return out;
+  };
+}
+
+/** EdgetuneGeluGrad: dx = dy·(Φ(x) + x·φ(x)) in one pass. */
+export function geluGradKernel(ctx: NativeContext): KernelFn {
+  return (args) => {
+    const { dy, x } = args.inputs;
+    const out = ctx.backend.makeOutput(x.shape, "float32");
+    const n = sizeOf(x.shape);
+    if (n > 0) {
+      ctx.lib!.symbols.et_gelu_grad_f32(
+        ctx.heap.of(dy),
+        ctx.heap.of(x),
+        ctx.heap.of(out),
+        BigInt(n),
+        ctx.threads,
+      );
+    }
+    return out;
+  };
+}

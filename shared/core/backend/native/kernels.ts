@@ -5,7 +5,7 @@
  *   BatchMatMul, _FusedMatMul  cblas_sgemm (OpenBLAS) in place; every transpose/broadcast case
  *   Transpose, Sum, Mean      C kernels (edgetune_native.c), two threads for large tensors
  *   element-wise math, gathers  see elementwise.ts
- *   Identity                  shares the input's data (reference count) instead of copying it
+ *   Identity, same-type Cast  share the input's data (reference count) instead of copying it
  */
 import * as tf from "@tensorflow/tfjs";
 import { HeapPointers, sizeOf, type TensorInfoLike, type WasmBackendInternals } from "./heap.ts";
@@ -74,6 +74,17 @@ export function identityKernel(ctx: NativeContext, stock: KernelFn): KernelFn {
   return (args) => {
     const { x } = args.inputs;
     if (x.dtype === "string") return stock(args);
+    ctx.backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
+  };
+}
+
+/** Cast to the same dtype (tfjs gradients do this a lot) shares data like Identity; real conversions use stock. */
+export function castKernel(ctx: NativeContext, stock: KernelFn): KernelFn {
+  return (args) => {
+    const { x } = args.inputs;
+    const { dtype } = args.attrs as { dtype: string };
+    if (x.dtype !== dtype || x.dtype === "string") return stock(args);
     ctx.backend.incRef(x.dataId);
     return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
   };

@@ -18,6 +18,7 @@ import {
 } from "./native_lib.ts";
 import {
   batchMatMulKernel,
+  castKernel,
   fusedMatMulKernel,
   identityKernel,
   type KernelFn,
@@ -29,11 +30,15 @@ import {
 import {
   BINARY_OPS,
   binaryKernel,
+  dropoutKernel,
   gatherKernel,
+  geluGradKernel,
+  geluKernel,
   segmentSumKernel,
   UNARY_OPS,
   unaryKernel,
 } from "./elementwise.ts";
+import { DROPOUT_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL } from "./fused_ops.ts";
 
 export interface NativeKernelOptions {
   /** OpenBLAS shared library; default: the first of DEFAULT_BLAS_PATHS that exists. */
@@ -66,6 +71,8 @@ export interface NativeKernelReport {
 interface Installed {
   report: NativeKernelReport;
   stock: Map<string, tf.KernelConfig>;
+  /** Kernels that exist only natively (fused_ops.ts), unregistered on uninstall. */
+  added: string[];
 }
 
 let installed: Installed | null = null;
@@ -167,10 +174,33 @@ export async function installNativeKernels(options: NativeKernelOptions = {}): P
     lib: typeof native === "string" ? undefined : native.library,
     threads,
   };
+  if (ctx.lib !== undefined && threads > 1) {
+    const lib = ctx.lib;
+    if (lib.symbols.et_blas_init(new TextEncoder().encode(`${blas.path}\0`)) === 0) {
+      ctx.sgemm!.batched = (tA, tB, m, n, k, a, aIndex, b, bIndex, c, batch, beta) => {
+        lib.symbols.et_sgemm_batch(
+          tA ? 1 : 0,
+          tB ? 1 : 0,
+          m,
+          n,
+          k,
+          a,
+          aIndex,
+          b,
+          bIndex,
+          c,
+          batch,
+          beta,
+          threads,
+        );
+      };
+    }
+  }
   const factories: [string, (ctx: NativeContext, stock: KernelFn) => KernelFn, boolean][] = [
     ["BatchMatMul", batchMatMulKernel, true],
     ["_FusedMatMul", fusedMatMulKernel, true],
     ["Identity", identityKernel, true],
+    ["Cast", castKernel, true],
     ["Transpose", transposeKernel, ctx.lib !== undefined],
     ["Sum", sumKernel, ctx.lib !== undefined],
     ["Mean", meanKernel, ctx.lib !== undefined],
@@ -195,16 +225,33 @@ export async function installNativeKernels(options: NativeKernelOptions = {}): P
       kernelFunc: factory(ctx, original.kernelFunc as unknown as KernelFn) as unknown as tf.KernelFunc,
     });
   }
+  const added: string[] = [];
+  if (ctx.lib !== undefined) {
+    const fused: [string, (ctx: NativeContext) => KernelFn][] = [
+      [DROPOUT_KERNEL, dropoutKernel],
+      [GELU_KERNEL, geluKernel],
+      [GELU_GRAD_KERNEL, geluGradKernel],
+    ];
+    for (const [name, factory] of fused) {
+      if (tf.getKernel(name, "wasm") !== undefined) tf.unregisterKernel(name, "wasm");
+      tf.registerKernel({
+        kernelName: name,
+        backendName: "wasm",
+        kernelFunc: factory(ctx) as unknown as tf.KernelFunc,
+      });
+      added.push(name);
+    }
+  }
   const report: NativeKernelReport = {
     installed: true,
     library: blas.path,
     coreType: blas.coreName,
     nativeLibrary: typeof native === "string" ? undefined : native.path,
-    kernels: [...stock.keys()],
+    kernels: [...stock.keys(), ...added],
     threads,
     reason: typeof native === "string" ? native : undefined,
   };
-  installed = { report, stock };
+  installed = { report, stock, added };
   return report;
 }
 
@@ -215,6 +262,7 @@ export function uninstallNativeKernels(): void {
     tf.unregisterKernel(name, "wasm");
     tf.registerKernel(config);
   }
+  for (const name of installed.added) tf.unregisterKernel(name, "wasm");
   installed = null;
 }
 

@@ -27,6 +27,31 @@ const NATIVE_SYMBOLS = {
     result: "i32",
   },
   et_unary_f32: { parameters: ["i32", "pointer", "pointer", "i64", "i32"], result: "i32" },
+  et_blas_init: { parameters: ["buffer"], result: "i32" },
+  et_sgemm_batch: {
+    parameters: [
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "pointer",
+      "buffer",
+      "pointer",
+      "buffer",
+      "pointer",
+      "i32",
+      "f32",
+      "i32",
+    ],
+    result: "i32",
+  },
+  et_dropout_f32: {
+    parameters: ["pointer", "pointer", "pointer", "i64", "f32", "u64", "i32"],
+    result: "void",
+  },
+  et_gelu_f32: { parameters: ["pointer", "pointer", "i64", "i32"], result: "void" },
+  et_gelu_grad_f32: { parameters: ["pointer", "pointer", "pointer", "i64", "i32"], result: "void" },
   et_gather_rows_f32: { parameters: ["pointer", "pointer", "pointer", "i64", "i64", "i64"], result: "void" },
   et_segment_sum_rows_f32: {
     parameters: ["pointer", "pointer", "pointer", "i64", "i64", "i64"],
@@ -71,7 +96,7 @@ export async function buildNativeLibrary(
   await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
   const temporary = `${target}.${Deno.pid}.tmp`;
   const { code, stderr } = await new Deno.Command(compiler, {
-    args: [...COMPILER_FLAGS, "-o", temporary, SOURCE_URL.pathname, "-lm"],
+    args: [...COMPILER_FLAGS, "-o", temporary, SOURCE_URL.pathname, "-lm", "-ldl"],
     stdout: "null",
     stderr: "piped",
   }).output();

@@ -81,6 +81,37 @@ export class Sgemm {
   #threads = -1;
   constructor(private readonly blas: BlasLibrary, private readonly policy: BlasThreadPolicy) {}
 
+  /**
+   * Optional batched product in C (edgetune_native.c) that splits a batch of small products over threads,
+   * each running single-threaded OpenBLAS; set by installNativeKernels when the C library is present.
+   */
+  batched?: (
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    a: Deno.PointerObject,
+    aIndex: Int32Array,
+    b: Deno.PointerObject,
+    bIndex: Int32Array,
+    c: Deno.PointerObject,
+    batch: number,
+    beta: number,
+  ) => void;
+
+  get maxThreads(): number {
+    return this.policy.maxThreads;
+  }
+
+  /** Sets OpenBLAS's thread count when it differs from the last setting. */
+  useThreads(threads: number): void {
+    if (threads !== this.#threads) {
+      this.blas.symbols.openblas_set_num_threads(threads);
+      this.#threads = threads;
+    }
+  }
+
   /** Row-major C[m,n] = alpha * op(A) op(B) + beta * C. */
   call(
     transA: boolean,
@@ -94,11 +125,7 @@ export class Sgemm {
     beta: number,
     batch = 1,
   ): void {
-    const wanted = m * n * k >= this.policy.minFlopsForThreads && batch < 4 ? this.policy.maxThreads : 1;
-    if (wanted !== this.#threads) {
-      this.blas.symbols.openblas_set_num_threads(wanted);
-      this.#threads = wanted;
-    }
+    this.useThreads(m * n * k >= this.policy.minFlopsForThreads && batch < 4 ? this.policy.maxThreads : 1);
     this.blas.symbols.cblas_sgemm(
       CBLAS_ROW_MAJOR,
       transA ? CBLAS_TRANS : CBLAS_NO_TRANS,
@@ -202,6 +229,11 @@ export function blasMatMul(
     return out;
   }
   const pa = heap.of(a), pb = heap.of(b), pc = heap.of(out);
+  if (batch >= 4 && sgemm.batched !== undefined && sgemm.maxThreads > 1) {
+    sgemm.useThreads(1);
+    sgemm.batched(transposeA, transposeB, m, n, k, pa, aIndex, pb, bIndex, pc, batch, beta);
+    return out;
+  }
   const strideA = m * k * 4, strideB = k * n * 4, strideC = m * n * 4;
   const offset = Deno.UnsafePointer.offset;
   for (let i = 0; i < batch; i++) {
