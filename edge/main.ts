@@ -31,6 +31,7 @@ const server = await startServer({
   hostname: env.HOST ?? "0.0.0.0",
   runner: env.EDGETUNE_RUNNER !== "off",
   backendPreference: env.EDGETUNE_BACKEND,
+  nativeKernels: env.EDGETUNE_NATIVE !== "off",
   runnerCapabilities: (env.RUNNER_CAPABILITIES ?? "").split(",").filter(Boolean),
   accessLog: env.EDGETUNE_ACCESS_LOG !== "off",
 });

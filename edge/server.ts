@@ -6,7 +6,7 @@
  */
 import { createApp } from "./app.ts";
 import { startRunner } from "../runner/worker.ts";
-import { initBackend } from "../shared/core/mod.ts";
+import { prepareBackend } from "../shared/core/backend/prepare.ts";
 import type { Platform } from "../shared/platform/types.ts";
 
 export interface ServerOptions {
@@ -17,6 +17,8 @@ export interface ServerOptions {
   /** Run an in-process runner (the embedded default does). */
   runner?: boolean;
   backendPreference?: string;
+  /** false: no native kernels on wasm (EDGETUNE_NATIVE=off). */
+  nativeKernels?: boolean;
   runnerCapabilities?: string[];
   quiet?: boolean;
   /** Log one JSON line per request. */
@@ -36,11 +38,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const runner = options.runner === false ? null : await startRunner({
     platform: options.platform,
     backendPreference: options.backendPreference,
+    nativeKernels: options.nativeKernels,
     capabilities: options.runnerCapabilities,
     log,
   });
   // Serving needs a tfjs backend too; the runner initialised it already when there is one.
-  const backend = runner?.backend ?? (await initBackend(options.backendPreference)).name;
+  const backend = runner?.backend ??
+    (await prepareBackend({ preference: options.backendPreference, native: options.nativeKernels })).label;
   const app = createApp({
     platform: options.platform,
     apiKeys: options.apiKeys,

@@ -78,14 +78,18 @@ export async function executeJob(delivery: Delivery, ctx: ExecuteContext): Promi
     const config = parseBertConfig(JSON.parse(text(inputs.baseModelFiles.get("config.json"), "config.json")));
     const tokenizer = loadTokenizer(inputs.baseModelFiles);
     const weights = inputs.baseModelFiles.get("model.safetensors");
-    if (!weights) throw new ApiError(400, "invalid_file", `base model '${job.base_model}' has no model.safetensors`);
+    if (!weights) {
+      throw new ApiError(400, "invalid_file", `base model '${job.base_model}' has no model.safetensors`);
+    }
     const { model, initialized } = loadBertForSequenceClassification(
       config,
       readSafetensors(weights),
       inputs.labels.length,
     );
     await events.log(
-      `training on ${inputs.train.texts.length} rows, evaluating on ${inputs.validation?.texts.length ?? 0}; ` +
+      `training on ${inputs.train.texts.length} rows, evaluating on ${
+        inputs.validation?.texts.length ?? 0
+      }; ` +
         `labels: ${inputs.labels.join(", ")}; newly initialised: ${initialized.length} tensors`,
     );
     let lastProgressWrite = 0;
@@ -150,7 +154,9 @@ export async function executeJob(delivery: Delivery, ctx: ExecuteContext): Promi
       return { kind: "give_up", reason: error.message };
     }
     const message = error instanceof Error ? error.message : String(error);
-    ctx.log(`job ${jobId} attempt ${delivery.attempt} failed: ${error instanceof Error ? error.stack : error}`);
+    ctx.log(
+      `job ${jobId} attempt ${delivery.attempt} failed: ${error instanceof Error ? error.stack : error}`,
+    );
     if (delivery.attempt >= ctx.maxAttempts) {
       const reason = `internal error after ${delivery.attempt} attempts: ${message}`;
       await finish(ctx.platform, key, "failed", { error: { code: "internal_error", message: reason } });
@@ -177,7 +183,10 @@ function loadTokenizer(files: Map<string, Uint8Array>): TextTokenizer {
     ? JSON.parse(text(files.get("tokenizer_config.json"), "tokenizer_config.json"))
     : {};
   if (files.has("tokenizer.json")) {
-    return TextTokenizer.fromTokenizerJson(text(files.get("tokenizer.json"), "tokenizer.json"), tokenizerConfig);
+    return TextTokenizer.fromTokenizerJson(
+      text(files.get("tokenizer.json"), "tokenizer.json"),
+      tokenizerConfig,
+    );
   }
   if (files.has("vocab.txt")) {
     return TextTokenizer.fromVocabTxt(text(files.get("vocab.txt"), "vocab.txt"), {

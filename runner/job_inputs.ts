@@ -42,10 +42,15 @@ export async function loadJobInputs(meta: MetaStore, blobs: BlobStore, job: JobR
 
   const labels = [...new Set(trainingRows.map((row) => row.label))].sort(compareLabels);
   if (labels.length < 2) {
-    throw new ApiError(400, "invalid_file", `column '${job.columns.label}' has fewer than 2 distinct labels`, {
-      dataset: job.training_dataset,
-      labels,
-    });
+    throw new ApiError(
+      400,
+      "invalid_file",
+      `column '${job.columns.label}' has fewer than 2 distinct labels`,
+      {
+        dataset: job.training_dataset,
+        labels,
+      },
+    );
   }
   const labelIndex = new Map(labels.map((label, index) => [label, index]));
 
@@ -63,10 +68,15 @@ export async function loadJobInputs(meta: MetaStore, blobs: BlobStore, job: JobR
   }
   const unknown = heldOut?.find((row) => !labelIndex.has(row.label));
   if (unknown) {
-    throw new ApiError(400, "invalid_file", `validation label '${unknown.label}' does not occur in training data`, {
-      line: unknown.line,
-      label: unknown.label,
-    });
+    throw new ApiError(
+      400,
+      "invalid_file",
+      `validation label '${unknown.label}' does not occur in training data`,
+      {
+        line: unknown.line,
+        label: unknown.label,
+      },
+    );
   }
   const toLabeled = (rows: LabeledRow[]): LabeledTexts => ({
     texts: rows.map((row) => row.text),
@@ -133,7 +143,9 @@ function compareLabels(a: string, b: string): number {
 
 async function getRecord<T>(meta: MetaStore, collection: "datasets" | "models", tenant: string, id: string) {
   const found = await meta.get<T>(collection, `${tenant}.${id}`);
-  if (!found) throw new ApiError(404, "not_found", `${collection.slice(0, -1)} '${id}' no longer exists`, { id });
+  if (!found) {
+    throw new ApiError(404, "not_found", `${collection.slice(0, -1)} '${id}' no longer exists`, { id });
+  }
   return found.value;
 }
 

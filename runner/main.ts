@@ -28,6 +28,7 @@ const runner = await startRunner({
   platform,
   runnerId: env.RUNNER_ID,
   backendPreference: env.EDGETUNE_BACKEND,
+  nativeKernels: env.EDGETUNE_NATIVE !== "off",
   concurrency: Number(env.RUNNER_CONCURRENCY ?? 1),
   capabilities: (env.RUNNER_CAPABILITIES ?? "").split(",").filter(Boolean),
 });

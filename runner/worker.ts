@@ -5,7 +5,7 @@
  * delivered again). The backend is initialised once per process and reported with every job.
  */
 import type { Platform } from "../shared/platform/types.ts";
-import { initBackend } from "../shared/core/mod.ts";
+import { prepareBackend } from "../shared/core/backend/prepare.ts";
 import { executeJob } from "./execute_job.ts";
 
 export interface RunnerOptions {
@@ -15,6 +15,8 @@ export interface RunnerOptions {
   concurrency?: number;
   /** EDGETUNE_BACKEND: force a tfjs backend. */
   backendPreference?: string;
+  /** EDGETUNE_NATIVE=off: no native kernels on wasm. */
+  nativeKernels?: boolean;
   leaseExtendMs?: number;
   maxAttempts?: number;
   log?: (message: string) => void;
@@ -29,12 +31,19 @@ export interface RunningRunner {
 export async function startRunner(options: RunnerOptions): Promise<RunningRunner> {
   const log = options.log ?? ((message: string) => console.log(`[runner] ${message}`));
   const runnerId = options.runnerId ?? `runner-${crypto.randomUUID().slice(0, 8)}`;
-  const backend = await initBackend(options.backendPreference);
-  log(`${runnerId} ready on tfjs backend '${backend.name}'`);
+  const backend = await prepareBackend({
+    preference: options.backendPreference,
+    native: options.nativeKernels,
+  });
+  log(
+    `${runnerId} ready on tfjs backend '${backend.label}'${
+      backend.native?.reason ? ` (${backend.native.reason})` : ""
+    }`,
+  );
   const stopping = new AbortController();
   const ctx = {
     platform: options.platform,
-    backend: backend.name,
+    backend: backend.label,
     runnerId,
     leaseExtendMs: options.leaseExtendMs ?? 10_000,
     maxAttempts: options.maxAttempts ?? 3,

@@ -101,7 +101,16 @@ export interface BenchTrainer {
   dispose(): void;
 }
 
-export function createTrainer(shape: StepShape, seed: number): BenchTrainer {
+/**
+ * `microBatches` > 1 splits each batch into equal parts and averages their gradients before the single
+ * optimizer update (same update as one full batch, up to dropout masks): peak memory drops accordingly,
+ * which the BERT-small config needs because tfjs keeps every activation and gradient of a step alive and
+ * the wasm heap ends at 4 GB.
+ */
+export function createTrainer(shape: StepShape, seed: number, microBatches = 1): BenchTrainer {
+  if (shape.batch % microBatches !== 0) {
+    throw new Error(`batch ${shape.batch} not divisible by ${microBatches}`);
+  }
   const model = initBertForSequenceClassification(bertConfigFor(shape), NUM_LABELS, seed);
   const byVariable = new Map<string, string>();
   const params = [...model.params].map(([name, variable]) => {
@@ -113,28 +122,43 @@ export function createTrainer(shape: StepShape, seed: number): BenchTrainer {
     params,
   );
   const variables = params.map((p) => p.variable);
-  const tensors = (batch: RawBatch) => ({
-    inputIds: tf.tensor2d(batch.inputIds, [shape.batch, shape.seq], "int32"),
-    attentionMask: tf.tensor2d(batch.attentionMask, [shape.batch, shape.seq], "int32"),
-    tokenTypeIds: tf.tensor2d(batch.tokenTypeIds, [shape.batch, shape.seq], "int32"),
-  });
+  const rows = shape.batch / microBatches;
+  const tensors = (batch: RawBatch, part = 0, count = shape.batch) => {
+    const slice = (a: Int32Array) => a.subarray(part * count * shape.seq, (part + 1) * count * shape.seq);
+    return {
+      inputIds: tf.tensor2d(slice(batch.inputIds), [count, shape.seq], "int32"),
+      attentionMask: tf.tensor2d(slice(batch.attentionMask), [count, shape.seq], "int32"),
+      tokenTypeIds: tf.tensor2d(slice(batch.tokenTypeIds), [count, shape.seq], "int32"),
+    };
+  };
   return {
     model,
     step(batch, stepSeed) {
-      return tf.tidy(() => {
-        const inputs = tensors(batch);
-        const labels = tf.oneHot(tf.tensor1d(batch.labels, "int32"), NUM_LABELS);
-        const { value, grads } = tf.variableGrads(() => {
-          const logits = model.forward(inputs, { training: true, seed: stepSeed });
-          return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
-        }, variables);
-        const named = new Map<string, tf.Tensor>();
-        for (const [variableName, grad] of Object.entries(grads)) {
-          named.set(byVariable.get(variableName)!, grad);
-        }
-        optimizer.step(named, LEARNING_RATE);
-        return value.dataSync()[0];
-      });
+      const summed = new Map<string, tf.Tensor>();
+      let loss = 0;
+      for (let part = 0; part < microBatches; part++) {
+        const value = tf.tidy(() => {
+          const inputs = tensors(batch, part, rows);
+          const labelIds = batch.labels.subarray(part * rows, (part + 1) * rows);
+          const labels = tf.oneHot(tf.tensor1d(labelIds, "int32"), NUM_LABELS);
+          const { value, grads } = tf.variableGrads(() => {
+            const logits = model.forward(inputs, { training: true, seed: stepSeed * 1009 + part });
+            return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
+          }, variables);
+          for (const [variableName, grad] of Object.entries(grads)) {
+            const name = byVariable.get(variableName)!;
+            const scaled = microBatches === 1 ? grad : tf.mul(grad, 1 / microBatches);
+            const previous = summed.get(name);
+            summed.set(name, tf.keep(previous === undefined ? scaled : tf.add(previous, scaled)));
+            previous?.dispose();
+          }
+          return value.dataSync()[0];
+        });
+        loss += value / microBatches;
+      }
+      optimizer.step(summed, LEARNING_RATE);
+      for (const grad of summed.values()) grad.dispose();
+      return loss;
     },
     predict(batch) {
       return tf.tidy(() => model.forward(tensors(batch), { training: false }).dataSync() as Float32Array);

@@ -57,6 +57,10 @@ export class TorchServer {
     return await this.#call("infer") as { ms: number };
   }
 
+  async setThreads(threads: number): Promise<void> {
+    await this.#call(`threads ${threads}`);
+  }
+
   async stats(): Promise<TorchStats> {
     return await this.#call("stats") as unknown as TorchStats;
   }

@@ -2,7 +2,7 @@
  * Parity of the native element-wise kernels with the stock wasm kernels: every binary op under numpy
  * broadcasting (same shape, scalar either side, row/column vectors, rank-4 attention-mask shapes), every
  * unary op over its domain (including large tensors split across threads and odd sizes with a tail), and
- * their gradients (GELU via erf, softmax, layer norm) on a small network.
+ * their gradients (GELU via erf, softmax, layer norm; the native Erf and Softmax gradients of gradients.ts).
  */
 import * as tf from "@tensorflow/tfjs";
 import { assertClose, nativeTest, stockVsNative } from "./native_support.ts";
@@ -79,4 +79,17 @@ nativeTest("gradients of GELU, softmax and layer norm match stock", async () => 
     return tf.grads(f)([x, gamma]);
   });
   assertClose(result, 1e-5, 1e-3, "gelu/layernorm/softmax grads");
+});
+
+nativeTest("native Erf and Softmax gradients match stock on thread-split sizes", async () => {
+  const result = await stockVsNative(() => {
+    const x = tf.randomNormal([300, 1000], 0, 1.5, "float32", 61);
+    const w = tf.randomNormal([300, 1000], 0, 1, "float32", 62);
+    const logits = tf.randomNormal([64, 4, 128], 0, 3, "float32", 63);
+    const v = tf.randomNormal([64, 4, 128], 0, 1, "float32", 64);
+    const erfGrad = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(tf.erf(input), w)))(x);
+    const softmaxGrad = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(tf.softmax(input), v)))(logits);
+    return [erfGrad, softmaxGrad];
+  });
+  assertClose(result, 1e-6, 1e-4, "erf/softmax grads");
 });

@@ -1,12 +1,12 @@
 /**
- * The fused ops of shared/core/backend/native/fused_ops.ts: GELU's kernel against the tfjs composition
- * (values and gradients), and dropout's kernel: zero fraction close to the rate, survivors scaled by
+ * The fused ops of shared/core/backend/native/fused_ops.ts: GELU's and layer norm's kernels against the tfjs
+ * compositions (values and gradients), and dropout's kernel: zero fraction close to the rate, survivors scaled by
  * 1/(1-rate), deterministic per seed, the gradient using exactly the forward mask, and the plain tf.dropout
  * fallback when the kernel is not registered.
  */
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { dropout, gelu } from "../../shared/core/backend/native/fused_ops.ts";
+import { dropout, gelu, layerNorm } from "../../shared/core/backend/native/fused_ops.ts";
 import { installNativeKernels, uninstallNativeKernels } from "../../shared/core/backend/native/mod.ts";
 import { assertClose, nativeTest, stockVsNative } from "./native_support.ts";
 
@@ -18,6 +18,22 @@ nativeTest("fused GELU matches the tfjs composition, values and gradients", asyn
     return [gelu(x), grad];
   });
   assertClose(result, 1e-6, 1e-5, "gelu");
+});
+
+nativeTest("fused layer norm matches the tfjs composition, values and all three gradients", async () => {
+  for (const shape of [[37, 48], [3, 5, 64], [1, 7]]) {
+    const h = shape[shape.length - 1];
+    const result = await stockVsNative(() => {
+      const x = tf.randomNormal(shape, 1, 2, "float32", 51);
+      const gamma = tf.randomNormal([h], 1, 0.3, "float32", 52) as tf.Tensor1D;
+      const beta = tf.randomNormal([h], 0, 0.3, "float32", 53) as tf.Tensor1D;
+      const w = tf.randomNormal(shape, 0, 1, "float32", 54);
+      const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.mul(layerNorm(a, g as tf.Tensor1D, b as tf.Tensor1D, 1e-12), w));
+      return [layerNorm(x, gamma, beta, 1e-12), ...tf.grads(f)([x, gamma, beta])];
+    });
+    assertClose(result, 1e-4, 1e-3, `layer norm ${shape}`);
+  }
 });
 
 nativeTest("fused dropout keeps about 1-rate of the elements, scaled, deterministic per seed", async () => {

@@ -9,6 +9,11 @@ import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { broadcastBatchOffsets, chooseCoreType } from "../../shared/core/backend/native/openblas.ts";
 import { reductionView } from "../../shared/core/backend/native/kernels.ts";
+import {
+  backendLabel,
+  installNativeKernels,
+  uninstallNativeKernels,
+} from "../../shared/core/backend/native/mod.ts";
 import { BERT_DEFAULTS } from "../../shared/core/model/config.ts";
 import { initBertForSequenceClassification } from "../../shared/core/model/load.ts";
 import { assertClose, nativeTest, NO_NATIVE, stockVsNative } from "./native_support.ts";
@@ -58,7 +63,7 @@ Deno.test("a backend other than wasm is left alone", async () => {
 
 nativeTest("with OpenBLAS present the kernels are swapped and products stay right", async () => {
   const result = await probe(["-A"], "wasm");
-  assert.equal(result.report.installed, true, result.report.reason);
+  assert.equal(result.report.installed, true, result.report.reason ?? "no reason given");
   assert.ok(result.report.kernels.includes("BatchMatMul") && result.report.kernels.includes("Transpose"));
   assert.equal(result.kernelChanged, true);
   assert.deepEqual(result.product, [17, 39]);
@@ -129,3 +134,35 @@ nativeTest("a tiny BERT's training loss and every gradient match the stock kerne
 });
 
 if (NO_NATIVE) console.log("native_install_test: EDGETUNE_NO_NATIVE=1, native parity tests are ignored");
+
+nativeTest("install swaps the Erf and Softmax gradients; uninstall restores the originals", async () => {
+  uninstallNativeKernels();
+  const erf = tf.getGradient("Erf")!.gradFunc, softmax = tf.getGradient("Softmax")!.gradFunc;
+  await installNativeKernels({ build: true });
+  try {
+    assert.notEqual(tf.getGradient("Erf")!.gradFunc, erf);
+    assert.notEqual(tf.getGradient("Softmax")!.gradFunc, softmax);
+  } finally {
+    uninstallNativeKernels();
+  }
+  assert.equal(tf.getGradient("Erf")!.gradFunc, erf);
+  assert.equal(tf.getGradient("Softmax")!.gradFunc, softmax);
+});
+
+Deno.test("the backend label names the native path only when it is installed", () => {
+  assert.equal(backendLabel("wasm", null), "wasm");
+  assert.equal(backendLabel("wasm", { installed: false, kernels: [], reason: "no FFI" }), "wasm");
+  assert.equal(
+    backendLabel("wasm", {
+      installed: true,
+      kernels: ["BatchMatMul"],
+      coreType: "SkylakeX",
+      nativeLibrary: "/x.so",
+    }),
+    "wasm+openblas(SkylakeX)+c-kernels",
+  );
+  assert.equal(
+    backendLabel("wasm", { installed: true, kernels: ["BatchMatMul"], coreType: "Haswell" }),
+    "wasm+openblas(Haswell)",
+  );
+});

@@ -8,8 +8,9 @@ predictions/s, peak RSS, first-step loss and eval logits of the first batch (for
 
 Usage: /usr/bin/python3 tools/torch_bench/bert_step.py DIR [--steps N] [--warmup N] [--threads N] [--serve]
 With --serve it loads once, prints {"ready": ...}, then answers one JSON line per command read from stdin:
-"train" (one timed training step), "infer" (one timed inference batch), "stats" (peak RSS, first eval
-logits), "quit" — so the caller can interleave PyTorch steps with its own, step by step.
+"train" (one timed training step), "infer" (one timed inference batch), "threads N" (torch.set_num_threads),
+"stats" (peak RSS, first eval logits), "quit" — so the caller can interleave PyTorch steps with its own,
+step by step, and find the thread count at which PyTorch is fastest.
 """
 import json
 import math
@@ -246,6 +247,10 @@ def serve(runner):
         command = line.strip()
         if command == "quit":
             break
+        if command.startswith("threads "):
+            torch.set_num_threads(int(command.split()[1]))
+            print(json.dumps({"threads": torch.get_num_threads()}), flush=True)
+            continue
         handler = {"train": runner.train, "infer": runner.infer, "stats": runner.stats}.get(command)
         reply = handler() if handler else {"error": f"unknown command {command!r}"}
         print(json.dumps(reply), flush=True)

@@ -1,5 +1,5 @@
 /**
- * The embedded JobQueue: messages persisted in Deno KV (["queue","msg",enqueuedAt,id]) so jobs survive a
+ * The embedded JobQueue: messages persisted in Deno KV (["queue","msg",enqueuedAt,counter,id]) so jobs survive a
  * restart. A record is available when it is not leased and its `availableAt` has passed, or when its lease
  * ran out (so after a restart, leased-but-expired messages are simply available again). `take` scans in
  * enqueue order for a message whose `requires` ⊆ the runner's capabilities and leases it with an atomic
@@ -36,6 +36,9 @@ interface QueueRecord {
   token: string | null;
 }
 
+/** Orders messages published in the same millisecond by this process. */
+let publishCounter = 0;
+
 export class KvJobQueue implements ManagedJobQueue {
   readonly leaseMs: number;
   readonly maxDeliver: number;
@@ -71,7 +74,8 @@ export class KvJobQueue implements ManagedJobQueue {
     const result = await this.handle.kv.atomic()
       .check({ key: dedupeKey, versionstamp: null })
       .set(dedupeKey, { id, at: now })
-      .set([ROOT, "msg", now, id], record)
+      // now + a process-local counter keeps enqueue order within one millisecond (FIFO).
+      .set([ROOT, "msg", now, publishCounter++, id], record)
       .commit();
     if (!result.ok) return { duplicate: true };
     this.handle.hub.emit(TOPIC);

@@ -178,3 +178,63 @@ export function geluGradKernel(ctx: NativeContext): KernelFn {
     return out;
   };
 }
+
+/** EdgetuneLayerNorm: layer norm over the last axis of x with gamma, beta of that length. */
+export function layerNormKernel(ctx: NativeContext): KernelFn {
+  return (args) => {
+    const { x, gamma, beta } = args.inputs;
+    const { eps } = args.attrs as { eps: number };
+    const h = x.shape[x.shape.length - 1];
+    const out = ctx.backend.makeOutput(x.shape, "float32");
+    const rows = h === 0 ? 0 : sizeOf(x.shape) / h;
+    if (rows > 0) {
+      ctx.lib!.symbols.et_layer_norm_f32(
+        ctx.heap.of(x),
+        ctx.heap.of(gamma),
+        ctx.heap.of(beta),
+        ctx.heap.of(out),
+        BigInt(rows),
+        BigInt(h),
+        eps,
+        ctx.threads,
+      );
+    }
+    return out;
+  };
+}
+
+/** EdgetuneLayerNormGrad: dx (attr output "dx") or dgamma (output "dgamma") of EdgetuneLayerNorm. */
+export function layerNormGradKernel(ctx: NativeContext): KernelFn {
+  return (args) => {
+    const { dy, x, gamma } = args.inputs;
+    const { eps, output } = args.attrs as { eps: number; output: "dx" | "dgamma" };
+    const h = x.shape[x.shape.length - 1];
+    const rows = h === 0 ? 0 : sizeOf(x.shape) / h;
+    const wantDx = output === "dx";
+    const out = ctx.backend.makeOutput(wantDx ? x.shape : [h], "float32");
+    const scratch = wantDx ? undefined : ctx.backend.makeOutput([h], "float32"); // dbeta, discarded
+    try {
+      if (rows === 0) {
+        const offset = ctx.backend.dataIdMap.get(out.dataId)!.memoryOffset;
+        ctx.backend.wasm.HEAPU8.fill(0, offset, offset + 4 * sizeOf(out.shape));
+        return out;
+      }
+      const status = ctx.lib!.symbols.et_layer_norm_grad_f32(
+        ctx.heap.of(dy),
+        ctx.heap.of(x),
+        ctx.heap.of(gamma),
+        wantDx ? ctx.heap.of(out) : null,
+        wantDx ? null : ctx.heap.of(out),
+        scratch ? ctx.heap.of(scratch) : null,
+        BigInt(rows),
+        BigInt(h),
+        eps,
+        ctx.threads,
+      );
+      if (status !== 0) throw new Error("native layer norm gradient: out of memory");
+      return out;
+    } finally {
+      if (scratch) (ctx.backend as unknown as { disposeData(id: object): void }).disposeData(scratch.dataId);
+    }
+  };
+}

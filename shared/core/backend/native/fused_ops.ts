@@ -1,7 +1,8 @@
 /**
  * Fused tensor ops the model may call instead of their multi-op tfjs compositions: `dropout` (mask drawn by a
  * counter-based hash of (seed, element) instead of JavaScript random numbers, and recomputed — not stored —
- * for the gradient) and the exact-erf `gelu` (one pass forward, one pass backward). Each op runs the custom
+ * for the gradient), the exact-erf `gelu` and `layerNorm` over the last axis (one pass forward, one pass
+ * backward each). Each op runs the custom
  * kernel when the current backend has it registered (installNativeKernels does so for wasm) and otherwise
  * falls back to plain tfjs ops, so the model keeps working on every backend (cpu, webgl, tfjs-node-gpu).
  * Pure tfjs: no FFI here, safe to import from shared/core/model.
@@ -12,6 +13,8 @@ import * as tf from "@tensorflow/tfjs";
 export const DROPOUT_KERNEL = "EdgetuneDropout";
 export const GELU_KERNEL = "EdgetuneGelu";
 export const GELU_GRAD_KERNEL = "EdgetuneGeluGrad";
+export const LAYER_NORM_KERNEL = "EdgetuneLayerNorm";
+export const LAYER_NORM_GRAD_KERNEL = "EdgetuneLayerNormGrad";
 
 const hasKernel = (name: string) => tf.getKernel(name, tf.getBackend()) !== undefined;
 
@@ -32,6 +35,20 @@ export function gelu<T extends tf.Tensor>(x: T): T {
   return tf.engine().runKernel(GELU_KERNEL, { x }) as T;
 }
 
+/** torch.nn.LayerNorm over the last axis: (x − mean)/√(var + eps)·gamma + beta, biased variance. */
+export function layerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): T {
+  const fused = x.dtype === "float32" && x.rank >= 1 && hasKernel(LAYER_NORM_KERNEL) &&
+    hasKernel(LAYER_NORM_GRAD_KERNEL);
+  if (!fused) {
+    return tf.tidy(() => {
+      const { mean, variance } = tf.moments(x, -1, true);
+      const normalized = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+      return tf.add(tf.mul(normalized, gamma), beta);
+    }) as T;
+  }
+  return tf.engine().runKernel(LAYER_NORM_KERNEL, { x, gamma, beta }, { eps }) as T;
+}
+
 // The gradient of dropout is dropout of dy with the same mask: the same kernel, same seed.
 tf.registerGradient({
   kernelName: DROPOUT_KERNEL,
@@ -46,4 +63,21 @@ tf.registerGradient({
   gradFunc: (dy, saved) => ({
     x: () => tf.engine().runKernel(GELU_GRAD_KERNEL, { dy: dy as tf.Tensor, x: saved[0] }) as tf.Tensor,
   }),
+});
+
+// dx and dgamma come from one native kernel each (statistics recomputed from x, nothing extra stored);
+// dbeta is the plain sum of dy over the rows.
+tf.registerGradient({
+  kernelName: LAYER_NORM_KERNEL,
+  inputsToSave: ["x", "gamma"],
+  gradFunc: (dy, saved, attrs) => {
+    const [x, gamma] = saved;
+    const grad = (output: string) =>
+      tf.engine().runKernel(LAYER_NORM_GRAD_KERNEL, { dy: dy as tf.Tensor, x, gamma }, {
+        ...attrs,
+        output,
+      }) as tf.Tensor;
+    const rowAxes = [...Array(x.rank - 1).keys()];
+    return { x: () => grad("dx"), gamma: () => grad("dgamma"), beta: () => tf.sum(dy as tf.Tensor, rowAxes) };
+  },
 });

@@ -2,8 +2,9 @@
  * Optional native acceleration for the tfjs wasm backend on CPUs: `installNativeKernels` finds OpenBLAS,
  * selects its best CPU kernels (OPENBLAS_CORETYPE, set before the library loads), opens it and the optional
  * C kernel library through Deno FFI, and swaps wasm kernels in the tfjs registry for versions that work in
- * place on the wasm heap. Nothing changes when FFI is not permitted, the backend is not wasm, or OpenBLAS is
- * missing: the result says `installed: false` and why. This folder is the one part of shared/core that
+ * place on the wasm heap; with the C library it also registers the fused kernels behind fused_ops.ts and
+ * one-pass Erf/Softmax gradients (gradients.ts). Nothing changes when FFI is not permitted, the backend is
+ * not wasm, or OpenBLAS is missing: the result says `installed: false` and why. This folder is the one part of shared/core that
  * touches the host (FFI, /proc/cpuinfo, environment) — by design, and only when asked to.
  * `uninstallNativeKernels` restores the stock kernels (used by parity tests and the "before" benchmark).
  */
@@ -34,11 +35,27 @@ import {
   gatherKernel,
   geluGradKernel,
   geluKernel,
+  layerNormGradKernel,
+  layerNormKernel,
   segmentSumKernel,
   UNARY_OPS,
   unaryKernel,
 } from "./elementwise.ts";
-import { DROPOUT_KERNEL, GELU_GRAD_KERNEL, GELU_KERNEL } from "./fused_ops.ts";
+import {
+  DROPOUT_KERNEL,
+  GELU_GRAD_KERNEL,
+  GELU_KERNEL,
+  LAYER_NORM_GRAD_KERNEL,
+  LAYER_NORM_KERNEL,
+} from "./fused_ops.ts";
+import {
+  ERF_GRAD_KERNEL,
+  erfGradKernel,
+  installGradientOverrides,
+  restoreGradients,
+  SOFTMAX_GRAD_KERNEL,
+  softmaxGradKernel,
+} from "./gradients.ts";
 
 export interface NativeKernelOptions {
   /** OpenBLAS shared library; default: the first of DEFAULT_BLAS_PATHS that exists. */
@@ -76,7 +93,8 @@ interface Installed {
 }
 
 let installed: Installed | null = null;
-const BLAS_THREAD_TIMEOUT = Number(Deno.env.get("ET_TO") ?? 4);
+/** log2 of the cycles idle OpenBLAS workers spin before sleeping (OpenBLAS default 28; its minimum is 4). */
+const BLAS_THREAD_TIMEOUT = 4;
 let blasHandle: { library: BlasLibrary; path: string; coreName: string } | null = null;
 let nativeHandle: { library: NativeLibrary; path: string } | null = null;
 
@@ -231,6 +249,10 @@ export async function installNativeKernels(options: NativeKernelOptions = {}): P
       [DROPOUT_KERNEL, dropoutKernel],
       [GELU_KERNEL, geluKernel],
       [GELU_GRAD_KERNEL, geluGradKernel],
+      [LAYER_NORM_KERNEL, layerNormKernel],
+      [LAYER_NORM_GRAD_KERNEL, layerNormGradKernel],
+      [ERF_GRAD_KERNEL, erfGradKernel],
+      [SOFTMAX_GRAD_KERNEL, softmaxGradKernel],
     ];
     for (const [name, factory] of fused) {
       if (tf.getKernel(name, "wasm") !== undefined) tf.unregisterKernel(name, "wasm");
@@ -242,6 +264,7 @@ export async function installNativeKernels(options: NativeKernelOptions = {}): P
       added.push(name);
     }
   }
+  if (ctx.lib !== undefined) installGradientOverrides();
   const report: NativeKernelReport = {
     installed: true,
     library: blas.path,
@@ -263,10 +286,20 @@ export function uninstallNativeKernels(): void {
     tf.registerKernel(config);
   }
   for (const name of installed.added) tf.unregisterKernel(name, "wasm");
+  restoreGradients();
   installed = null;
 }
 
 /** The current installation, or null when the stock kernels are in use. */
 export function nativeKernelReport(): NativeKernelReport | null {
   return installed?.report ?? null;
+}
+
+/** A short description of the compute path for job events, e.g. "wasm+openblas(SkylakeX)+c-kernels". */
+export function backendLabel(
+  backendName: string,
+  report: NativeKernelReport | null = nativeKernelReport(),
+): string {
+  if (report === null || !report.installed) return backendName;
+  return `${backendName}+openblas(${report.coreType ?? "?"})${report.nativeLibrary ? "+c-kernels" : ""}`;
 }

@@ -1,5 +1,5 @@
 /**
- * The optional C kernel library (edgetune_native.c): where its build lives, how it is compiled, and its FFI
+ * The optional C kernel library (edgetune_native.c, edgetune_fused.c): where its build lives, how it is compiled, and its FFI
  * binding. The library file name carries a hash of the C source, the compiler flags and this CPU's flags, so
  * a stale build or one made on another CPU (`-march=native`) is never loaded: it is simply rebuilt (or, when
  * gcc is absent, the TypeScript side keeps the stock wasm kernels for this work).
@@ -7,7 +7,9 @@
  * call); `installNativeKernels({ build: true })` also builds it on first use when gcc is available.
  */
 
-const SOURCE_URL = new URL("./edgetune_native.c", import.meta.url);
+const SOURCES = ["edgetune_native.h", "edgetune_native.c", "edgetune_fused.c"].map((f) =>
+  new URL(`./${f}`, import.meta.url)
+);
 const DEFAULT_OUT_DIR = new URL("../../../../.out/native/", import.meta.url);
 export const COMPILER_FLAGS = [
   "-O3",
@@ -52,6 +54,27 @@ const NATIVE_SYMBOLS = {
   },
   et_gelu_f32: { parameters: ["pointer", "pointer", "i64", "i32"], result: "void" },
   et_gelu_grad_f32: { parameters: ["pointer", "pointer", "pointer", "i64", "i32"], result: "void" },
+  et_layer_norm_f32: {
+    parameters: ["pointer", "pointer", "pointer", "pointer", "i64", "i64", "f32", "i32"],
+    result: "void",
+  },
+  et_layer_norm_grad_f32: {
+    parameters: [
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+      "i64",
+      "i64",
+      "f32",
+      "i32",
+    ],
+    result: "i32",
+  },
+  et_erf_grad_f32: { parameters: ["pointer", "pointer", "pointer", "i64", "i32"], result: "void" },
+  et_softmax_grad_f32: { parameters: ["pointer", "pointer", "pointer", "i64", "i64", "i32"], result: "void" },
   et_gather_rows_f32: { parameters: ["pointer", "pointer", "pointer", "i64", "i64", "i64"], result: "void" },
   et_segment_sum_rows_f32: {
     parameters: ["pointer", "pointer", "pointer", "i64", "i64", "i64"],
@@ -75,7 +98,7 @@ async function cpuFingerprint(): Promise<string> {
 
 /** Path the library for the current source, flags and CPU has (whether or not it is built yet). */
 export async function nativeLibraryPath(outDir: URL | string = DEFAULT_OUT_DIR): Promise<string> {
-  const source = await Deno.readTextFile(SOURCE_URL);
+  const source = (await Promise.all(SOURCES.map((url) => Deno.readTextFile(url)))).join("\n");
   const bytes = new TextEncoder().encode(source + COMPILER_FLAGS.join(" ") + (await cpuFingerprint()));
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   const hash = Array.from(digest.slice(0, 6), (b) => b.toString(16).padStart(2, "0")).join("");
@@ -96,7 +119,14 @@ export async function buildNativeLibrary(
   await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
   const temporary = `${target}.${Deno.pid}.tmp`;
   const { code, stderr } = await new Deno.Command(compiler, {
-    args: [...COMPILER_FLAGS, "-o", temporary, SOURCE_URL.pathname, "-lm", "-ldl"],
+    args: [
+      ...COMPILER_FLAGS,
+      "-o",
+      temporary,
+      ...SOURCES.filter((url) => url.pathname.endsWith(".c")).map((url) => url.pathname),
+      "-lm",
+      "-ldl",
+    ],
     stdout: "null",
     stderr: "piped",
   }).output();
@@ -104,6 +134,14 @@ export async function buildNativeLibrary(
     throw new Error(`${compiler} failed (${code}): ${new TextDecoder().decode(stderr).slice(0, 2000)}`);
   }
   await Deno.rename(temporary, target);
+  // builds of older sources or other CPUs are never loaded again: remove them
+  const dir = target.slice(0, target.lastIndexOf("/"));
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (/^libedgetune_native-[0-9a-f]+\.so$/.test(entry.name) && path !== target) {
+      await Deno.remove(path).catch(() => {});
+    }
+  }
   return target;
 }
 
