@@ -109,6 +109,10 @@ nativeTest("a tiny BERT's training loss and every gradient match the stock kerne
     num_attention_heads: 4,
     intermediate_size: 64,
     max_position_embeddings: 16,
+    // The fused dropout draws its masks from its own generator (not tf.dropout's): compare without it here;
+    // native_fused_ops_test.ts checks the dropout kernel itself.
+    hidden_dropout_prob: 0,
+    attention_probs_dropout_prob: 0,
   };
   const model = initBertForSequenceClassification(config, 3, 5);
   try {

@@ -6,6 +6,11 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { BertActivation } from "./config.ts";
+import {
+  dropout as fusedDropout,
+  gelu as fusedGelu,
+  layerNorm as fusedLayerNorm,
+} from "../backend/native/fused_ops.ts";
 
 /** torch.finfo(torch.float32).min: what HF adds to the attention scores of padding positions. */
 export const ATTENTION_MASK_MIN = -3.4028234663852886e38;
@@ -17,19 +22,17 @@ export function dense(x: tf.Tensor2D, weight: tf.Tensor2D, bias: tf.Tensor1D): t
 
 /** torch.nn.LayerNorm over the last axis (biased variance, eps inside the square root). */
 export function layerNorm(x: tf.Tensor2D, weight: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor2D {
-  const { mean, variance } = tf.moments(x, -1, true);
-  const normalized = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
-  return tf.add(tf.mul(normalized, weight), bias);
+  // One fused kernel (and gradient) where the native kernels are installed; tf.moments et al. elsewhere.
+  return fusedLayerNorm(x, weight, bias, eps);
 }
 
-const SQRT_HALF = Math.SQRT1_2;
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
 /** The activation named by `hidden_act`: "gelu" is the exact erf form, as HF and PyTorch's nn.GELU(). */
 export function activation(name: BertActivation, x: tf.Tensor2D): tf.Tensor2D {
   switch (name) {
     case "gelu":
-      return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, SQRT_HALF)), 1));
+      return fusedGelu(x);
     case "gelu_new":
     case "gelu_pytorch_tanh": {
       const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), SQRT_2_OVER_PI);
@@ -60,7 +63,7 @@ export function makeDropout(training: boolean, seed: number | undefined): Dropou
     call++;
     if (rate <= 0) return x;
     const callSeed = seed === undefined ? undefined : mixSeed(seed, call);
-    return tf.dropout(x, rate, undefined, callSeed) as T;
+    return fusedDropout(x, rate, callSeed) as T;
   };
 }
 
