@@ -1,27 +1,20 @@
 /**
- * Runs one delivered fine-tuning job from start to end: claims it (queued → running, compare-and-set),
- * loads its inputs, trains with the shared core while extending the queue lease, streaming events and
- * honouring cancellation within one step, then writes the fine-tuned model as a Hugging Face folder plus
- * metrics to the blob store, registers the model and finishes the job. The outcome tells the worker loop
- * what to do with the delivery: ack, retry later, or give up. A duplicate delivery of a finished job is a
- * no-op, and the output model id is derived from the job id, so a second run cannot double the model.
+ * Runs one delivered job from start to end: claims it (queued → running, compare-and-set), extends the queue
+ * lease while it works, watches for cancellation (honoured within one training step), hands the job to its
+ * task's runner (tasks/), streams training events, then stores the output model as a Hugging Face folder
+ * plus metrics.json, registers it and finishes the job. The outcome tells the worker loop what to do with the
+ * delivery: ack, retry later, or give up. A duplicate delivery of a finished job is a no-op, and the output
+ * model id is derived from the job id, so a second run cannot double the model.
  */
 import type { Delivery, Platform } from "../shared/platform/types.ts";
 import type { JobRecord, JobStatus, ModelRecord } from "../shared/schemas/resources.ts";
 import { jobTransitions } from "../shared/schemas/resources.ts";
 import { ApiError } from "../shared/schemas/errors.ts";
 import { updateWithRetry } from "../shared/platform/meta_helpers.ts";
-import {
-  exportHfFolder,
-  fineTuneSequenceClassifier,
-  loadBertForSequenceClassification,
-  parseBertConfig,
-  readSafetensors,
-  TextTokenizer,
-  type TrainEvent,
-} from "../shared/core/mod.ts";
-import { loadJobInputs } from "./job_inputs.ts";
+import type { TrainEvent } from "../shared/core/mod.ts";
 import { JobEvents } from "./job_events.ts";
+import { taskRunners } from "./tasks/mod.ts";
+import type { TaskOutput } from "./tasks/types.ts";
 
 export type JobOutcome =
   | { kind: "ack" }
@@ -74,79 +67,31 @@ export async function executeJob(delivery: Delivery, ctx: ExecuteContext): Promi
   }, ctx.leaseExtendMs);
 
   try {
-    const inputs = await loadJobInputs(meta, ctx.platform.blobs, job);
-    const config = parseBertConfig(JSON.parse(text(inputs.baseModelFiles.get("config.json"), "config.json")));
-    const tokenizer = loadTokenizer(inputs.baseModelFiles);
-    const weights = inputs.baseModelFiles.get("model.safetensors");
-    if (!weights) {
-      throw new ApiError(400, "invalid_file", `base model '${job.base_model}' has no model.safetensors`);
-    }
-    const { model, initialized } = loadBertForSequenceClassification(
-      config,
-      readSafetensors(weights),
-      inputs.labels.length,
-    );
-    await events.log(
-      `training on ${inputs.train.texts.length} rows, evaluating on ${
-        inputs.validation?.texts.length ?? 0
-      }; ` +
-        `labels: ${inputs.labels.join(", ")}; newly initialised: ${initialized.length} tensors`,
-    );
+    const runner = taskRunners[job.task];
+    if (!runner) throw new ApiError(400, "invalid_request", `this runner cannot run '${job.task}' jobs`);
     let lastProgressWrite = 0;
-    try {
-      const result = await fineTuneSequenceClassifier({
-        model,
-        tokenizer,
-        train: inputs.train,
-        validation: inputs.validation,
-        hyperparameters: job.hyperparameters,
-        shouldStop: () => cancelRequested,
-        onEvent: async (event: TrainEvent) => {
-          await events.training(event);
-          const due = event.type === "eval" || Date.now() - lastProgressWrite > 1000;
-          if (due) {
-            lastProgressWrite = Date.now();
-            await recordProgress(ctx.platform, key, event);
-          }
-        },
-      });
-      if (result.status === "stopped") {
-        await finish(ctx.platform, key, "cancelled", {});
-        await events.status("cancelled");
-        return { kind: "ack" };
-      }
-      const modelId = fineTunedModelId(jobId);
-      const files = exportHfFolder(model, tokenizer, inputs.labels);
-      files["metrics.json"] = new TextEncoder().encode(JSON.stringify(result.metrics, null, 2));
-      const blobPrefix = `models/${tenant}/${modelId}/`;
-      for (const [name, bytes] of Object.entries(files)) {
-        await ctx.platform.blobs.put(blobPrefix + name, bytes);
-      }
-      const exportedConfig = JSON.parse(new TextDecoder().decode(files["config.json"]));
-      const record: ModelRecord = {
-        id: modelId,
-        object: "model",
-        tenant,
-        name: job.suffix ? `${inputs.baseModel.name}:${job.suffix}` : `${inputs.baseModel.name}:ft-${jobId}`,
-        source: "fine-tune",
-        architecture: inputs.baseModel.architecture,
-        task: "text-classification",
-        labels: inputs.labels,
-        parameters: model.parameterCount(),
-        config: exportedConfig,
-        files: Object.entries(files).map(([name, bytes]) => ({ name, size: bytes.length })),
-        blob_prefix: blobPrefix,
-        job_id: jobId,
-        created_at: now(),
-      };
-      const existing = await meta.get<ModelRecord>("models", `${tenant}.${modelId}`);
-      if (!existing) await meta.create("models", `${tenant}.${modelId}`, record);
-      await finish(ctx.platform, key, "succeeded", { fine_tuned_model: modelId, metrics: result.metrics });
-      await events.status("succeeded", { fine_tuned_model: modelId, metrics: result.metrics });
+    const output = await runner.run({
+      job,
+      platform: ctx.platform,
+      shouldStop: () => cancelRequested,
+      log: (message) => events.log(message),
+      onTrainEvent: async (event: TrainEvent) => {
+        await events.training(event);
+        if (event.type === "eval" || Date.now() - lastProgressWrite > 1000) {
+          lastProgressWrite = Date.now();
+          await recordProgress(ctx.platform, key, event);
+        }
+      },
+    });
+    if (output.status === "stopped") {
+      await finish(ctx.platform, key, "cancelled", {});
+      await events.status("cancelled");
       return { kind: "ack" };
-    } finally {
-      model.dispose();
     }
+    const modelId = await storeOutputModel(ctx.platform, job, output);
+    await finish(ctx.platform, key, "succeeded", { fine_tuned_model: modelId, metrics: output.metrics });
+    await events.status("succeeded", { fine_tuned_model: modelId, metrics: output.metrics });
+    return { kind: "ack" };
   } catch (error) {
     if (error instanceof ApiError) {
       await finish(ctx.platform, key, "failed", { error: { code: error.code, message: error.message } });
@@ -173,32 +118,39 @@ export async function executeJob(delivery: Delivery, ctx: ExecuteContext): Promi
   }
 }
 
-/** The fine-tuned model's id is a function of the job id, so reruns of one job name the same model. */
+/** The output model's id is a function of the job id, so reruns of one job name the same model. */
 export function fineTunedModelId(jobId: string): string {
   return `mdl_${jobId.replace(/^job_/, "")}`;
 }
 
-function loadTokenizer(files: Map<string, Uint8Array>): TextTokenizer {
-  const tokenizerConfig = files.has("tokenizer_config.json")
-    ? JSON.parse(text(files.get("tokenizer_config.json"), "tokenizer_config.json"))
-    : {};
-  if (files.has("tokenizer.json")) {
-    return TextTokenizer.fromTokenizerJson(
-      text(files.get("tokenizer.json"), "tokenizer.json"),
-      tokenizerConfig,
-    );
+/** Writes the output folder and metrics.json, then registers the model (once, whatever the deliveries). */
+async function storeOutputModel(platform: Platform, job: JobRecord, output: TaskOutput): Promise<string> {
+  const modelId = fineTunedModelId(job.id);
+  const files = { ...output.files };
+  files["metrics.json"] = new TextEncoder().encode(JSON.stringify(output.metrics, null, 2));
+  const blobPrefix = `models/${job.tenant}/${modelId}/`;
+  for (const [name, bytes] of Object.entries(files)) await platform.blobs.put(blobPrefix + name, bytes);
+  const record: ModelRecord = {
+    id: modelId,
+    object: "model",
+    tenant: job.tenant,
+    name: `${output.baseModelName}:${job.suffix ?? `ft-${job.id}`}`,
+    source: "fine-tune",
+    architecture: output.architecture,
+    task: output.task,
+    labels: output.labels,
+    parameters: output.parameters,
+    config: JSON.parse(new TextDecoder().decode(files["config.json"])),
+    files: Object.entries(files).map(([name, bytes]) => ({ name, size: bytes.length })),
+    blob_prefix: blobPrefix,
+    job_id: job.id,
+    created_at: now(),
+  };
+  const recordKey = `${job.tenant}.${modelId}`;
+  if (!(await platform.meta.get<ModelRecord>("models", recordKey))) {
+    await platform.meta.create("models", recordKey, record);
   }
-  if (files.has("vocab.txt")) {
-    return TextTokenizer.fromVocabTxt(text(files.get("vocab.txt"), "vocab.txt"), {
-      lowercase: tokenizerConfig.do_lower_case ?? true,
-    });
-  }
-  throw new ApiError(400, "invalid_file", "base model has neither tokenizer.json nor vocab.txt");
-}
-
-function text(bytes: Uint8Array | undefined, name: string): string {
-  if (!bytes) throw new ApiError(400, "invalid_file", `base model has no ${name}`);
-  return new TextDecoder().decode(bytes);
+  return modelId;
 }
 
 async function watchCancellation(

@@ -9,7 +9,7 @@ import type { BlobStore, MetaStore } from "../shared/platform/types.ts";
 import type { DatasetRecord, JobRecord, ModelRecord } from "../shared/schemas/resources.ts";
 import { ApiError } from "../shared/schemas/errors.ts";
 import { readTable } from "../shared/data/mod.ts";
-import { shuffledIndices } from "../shared/core/random.ts";
+import { shuffledIndices, TextTokenizer } from "../shared/core/mod.ts";
 
 export interface LabeledTexts {
   texts: string[];
@@ -153,4 +153,27 @@ export async function readBlob(blobs: BlobStore, key: string): Promise<Uint8Arra
   const stream = await blobs.get(key);
   if (!stream) throw new ApiError(404, "not_found", `stored file '${key}' is missing`);
   return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** The base model's tokenizer: tokenizer.json when present, else vocab.txt (BERT WordPiece). */
+export function loadTokenizer(files: Map<string, Uint8Array>): TextTokenizer {
+  const tokenizerConfig = files.has("tokenizer_config.json")
+    ? JSON.parse(fileText(files, "tokenizer_config.json"))
+    : {};
+  if (files.has("tokenizer.json")) {
+    return TextTokenizer.fromTokenizerJson(fileText(files, "tokenizer.json"), tokenizerConfig);
+  }
+  if (files.has("vocab.txt")) {
+    return TextTokenizer.fromVocabTxt(fileText(files, "vocab.txt"), {
+      lowercase: tokenizerConfig.do_lower_case ?? true,
+    });
+  }
+  throw new ApiError(400, "invalid_file", "base model has neither tokenizer.json nor vocab.txt");
+}
+
+/** A base-model file as text; a missing one is the user's problem to fix (400). */
+export function fileText(files: Map<string, Uint8Array>, name: string): string {
+  const bytes = files.get(name);
+  if (!bytes) throw new ApiError(400, "invalid_file", `base model has no ${name}`);
+  return new TextDecoder().decode(bytes);
 }
