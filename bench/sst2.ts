@@ -83,8 +83,14 @@ export async function run(args: string[]): Promise<void> {
   const majority = Math.max(positives, gold.length - positives) / gold.length;
   model.dispose();
 
-  console.log(`backend ${backend.name}; model: BERT 2x128, vocab ${tokenizer.vocabSize} learned from SST-2 train`);
-  console.log(`train ${trainRows} rows x ${epochs} epochs in ${seconds.toFixed(1)} s (${examplesPerSecond.toFixed(1)} ex/s)`);
+  console.log(
+    `backend ${backend.name}; model: BERT 2x128, vocab ${tokenizer.vocabSize} learned from SST-2 train`,
+  );
+  console.log(
+    `train ${trainRows} rows x ${epochs} epochs in ${seconds.toFixed(1)} s (${
+      examplesPerSecond.toFixed(1)
+    } ex/s)`,
+  );
   console.log("| SST-2 dev (872) | accuracy |");
   console.log("|---|---|");
   console.log(`| majority class | ${majority.toFixed(4)} |`);

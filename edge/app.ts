@@ -11,6 +11,8 @@ import { apiKeyAuth } from "./middleware/auth/index.ts";
 import { errorHandler, notFoundRoute } from "./middleware/errors/index.ts";
 import { datasetRoutes } from "./routes/datasets.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { dashboardRoutes } from "./routes/dashboard.ts";
+import { openApiRoutes } from "./routes/openapi.ts";
 import { jobEventRoutes } from "./routes/job_events.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { modelRoutes } from "./routes/models.ts";
@@ -42,6 +44,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<EdgeEnv
   if (options.accessLog) app.use("*", accessLog(options.accessLog));
 
   app.route("/", healthRoutes(deps.readiness ?? (() => Promise.resolve(true))));
+  app.route("/", openApiRoutes({ maxFieldChars: limits.maxFieldChars }));
+  app.route("/", dashboardRoutes());
 
   app.use("/v1/*", apiKeyAuth(deps.apiKeys));
   app.route("/v1/datasets", datasetRoutes(deps.platform, limits));

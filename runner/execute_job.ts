@@ -4,14 +4,19 @@
  * task's runner (tasks/), streams training events, then stores the output model as a Hugging Face folder
  * plus metrics.json, registers it and finishes the job. The outcome tells the worker loop what to do with the
  * delivery: ack, retry later, or give up. A duplicate delivery of a finished job is a no-op, and the output
- * model id is derived from the job id, so a second run cannot double the model.
+ * model id is derived from the job id, so a second run cannot double the model. Crash safety
+ * (checkpoints.ts): the trainer's state is stored every N steps / M seconds; a redelivered job resumes from
+ * it; when the runner shuts down the job checkpoints at once, goes back to `queued` and is released for
+ * immediate redelivery; the checkpoint is deleted once the job is final.
  */
 import type { Delivery, Platform } from "../shared/platform/types.ts";
 import type { JobRecord, JobStatus, ModelRecord } from "../shared/schemas/resources.ts";
 import { jobTransitions } from "../shared/schemas/resources.ts";
-import { ApiError } from "../shared/schemas/errors.ts";
+import { ApiError, ConflictError } from "../shared/schemas/errors.ts";
 import { updateWithRetry } from "../shared/platform/meta_helpers.ts";
 import type { TrainEvent } from "../shared/core/mod.ts";
+import { TrainerStateMismatchError } from "../shared/core/train/trainer.ts";
+import { type CheckpointPolicy, JobCheckpoints } from "./checkpoints.ts";
 import { JobEvents } from "./job_events.ts";
 import { taskRunners } from "./tasks/mod.ts";
 import type { TaskOutput } from "./tasks/types.ts";
@@ -30,7 +35,14 @@ export interface ExecuteContext {
   /** Deliveries after which a transient failure becomes permanent. */
   maxAttempts: number;
   log: (message: string) => void;
+  /** When to checkpoint the training state (default: never periodically; always on shutdown). */
+  checkpoints?: CheckpointPolicy;
+  /** True once the runner is shutting down: checkpoint, release the job, stop. */
+  shuttingDown?: () => boolean;
 }
+
+/** Why a job released at shutdown goes back to the queue (event `status queued {reason}`). */
+export const SHUTDOWN_REASON = "runner shutting down";
 
 const FINAL: JobStatus[] = ["succeeded", "failed", "cancelled"];
 
@@ -66,14 +78,24 @@ export async function executeJob(delivery: Delivery, ctx: ExecuteContext): Promi
     delivery.extendLease().catch((error) => ctx.log(`lease extension failed for ${jobId}: ${error}`));
   }, ctx.leaseExtendMs);
 
+  const shuttingDown = ctx.shuttingDown ?? (() => false);
+  const checkpoints = new JobCheckpoints(ctx.platform, tenant, jobId, ctx.checkpoints ?? {});
   try {
     const runner = taskRunners[job.task];
     if (!runner) throw new ApiError(400, "invalid_request", `this runner cannot run '${job.task}' jobs`);
+    const resumeFrom = await checkpoints.load();
+    if (resumeFrom) await events.log(`resumed from step ${resumeFrom.step}`);
     let lastProgressWrite = 0;
     const output = await runner.run({
       job,
       platform: ctx.platform,
-      shouldStop: () => cancelRequested,
+      shouldStop: () => cancelRequested || shuttingDown(),
+      resume: {
+        resumeFrom: resumeFrom ?? undefined,
+        onCheckpoint: (state) => checkpoints.save(state),
+        checkpointEvery: checkpoints.every,
+        checkpointOnStop: () => shuttingDown() && !cancelRequested,
+      },
       log: (message) => events.log(message),
       onTrainEvent: async (event: TrainEvent) => {
         await events.training(event);
@@ -83,17 +105,32 @@ export async function executeJob(delivery: Delivery, ctx: ExecuteContext): Promi
         }
       },
     });
+    if (output.status === "stopped" && !cancelRequested && shuttingDown()) {
+      await finish(ctx.platform, key, "queued", {});
+      await events.status("queued", { reason: SHUTDOWN_REASON, attempt: delivery.attempt });
+      return { kind: "retry", delayMs: 0, reason: SHUTDOWN_REASON };
+    }
     if (output.status === "stopped") {
       await finish(ctx.platform, key, "cancelled", {});
       await events.status("cancelled");
+      await checkpoints.clear();
       return { kind: "ack" };
     }
     const modelId = await storeOutputModel(ctx.platform, job, output);
     await finish(ctx.platform, key, "succeeded", { fine_tuned_model: modelId, metrics: output.metrics });
     await events.status("succeeded", { fine_tuned_model: modelId, metrics: output.metrics });
+    await checkpoints.clear();
     return { kind: "ack" };
   } catch (error) {
+    if (error instanceof TrainerStateMismatchError) {
+      // Saved for other data or settings (e.g. an older state): start over rather than fail the job.
+      await checkpoints.clear();
+      await events.log(`discarded the checkpoint: ${error.message}`);
+      await finish(ctx.platform, key, "queued", {});
+      return { kind: "retry", delayMs: 0, reason: error.message };
+    }
     if (error instanceof ApiError) {
+      await checkpoints.clear().catch(() => {});
       await finish(ctx.platform, key, "failed", { error: { code: error.code, message: error.message } });
       await events.status("failed", { error: { code: error.code, message: error.message } });
       return { kind: "give_up", reason: error.message };
@@ -106,6 +143,7 @@ export async function executeJob(delivery: Delivery, ctx: ExecuteContext): Promi
       const reason = `internal error after ${delivery.attempt} attempts: ${message}`;
       await finish(ctx.platform, key, "failed", { error: { code: "internal_error", message: reason } });
       await events.status("failed", { error: { code: "internal_error", message: reason } });
+      await checkpoints.clear().catch(() => {});
       return { kind: "give_up", reason };
     }
     await finish(ctx.platform, key, "queued", {});
@@ -148,7 +186,11 @@ async function storeOutputModel(platform: Platform, job: JobRecord, output: Task
   };
   const recordKey = `${job.tenant}.${modelId}`;
   if (!(await platform.meta.get<ModelRecord>("models", recordKey))) {
-    await platform.meta.create("models", recordKey, record);
+    try {
+      await platform.meta.create("models", recordKey, record);
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error; // a duplicate delivery registered it first
+    }
   }
   return modelId;
 }

@@ -17,13 +17,17 @@ const server = await startServer({
   backendPreference: Deno.env.get("EDGETUNE_BACKEND"),
   quiet: true,
 });
-console.log(`edgetune demo: embedded instance at ${server.url} (data in ${dataDir}, backend ${server.backend})`);
+console.log(
+  `edgetune demo: embedded instance at ${server.url} (data in ${dataDir}, backend ${server.backend})`,
+);
 const client = new EdgetuneClient(server.url, apiKey);
 
 try {
   const csv = await Deno.readFile(new URL("./demo/reviews.csv", import.meta.url));
   const dataset = await client.uploadDataset(csv, { fileName: "reviews.csv", name: "reviews" });
-  console.log(`1. uploaded dataset ${dataset.id}: ${dataset.rows} rows, columns ${dataset.columns.join(", ")}`);
+  console.log(
+    `1. uploaded dataset ${dataset.id}: ${dataset.rows} rows, columns ${dataset.columns.join(", ")}`,
+  );
   console.log(`   label counts: ${JSON.stringify(dataset.stats.label ?? dataset.stats)}`);
 
   const base = await client.createModel({
@@ -33,7 +37,9 @@ try {
     tokenizer: { dataset: dataset.id, column: "text", vocab_size: 600, lowercase: true },
     seed: 7,
   });
-  console.log(`2. created base model ${base.id} (${base.parameters.toLocaleString()} parameters, random init)`);
+  console.log(
+    `2. created base model ${base.id} (${base.parameters.toLocaleString()} parameters, random init)`,
+  );
 
   const job = await client.createJob({
     task: "text-classification",
@@ -47,8 +53,9 @@ try {
   await client.followEvents(job.id, (event) => {
     const d = event.data as Record<string, number | string>;
     if (event.type === "status") console.log(`   [${event.seq}] status ${d.status}`);
-    else if (event.type === "eval") console.log(`   [${event.seq}] eval epoch ${d.epoch}: ${JSON.stringify(d.metrics)}`);
-    else if (event.type === "step" && (Number(d.step) % 10 === 0 || d.step === d.total_steps)) {
+    else if (event.type === "eval") {
+      console.log(`   [${event.seq}] eval epoch ${d.epoch}: ${JSON.stringify(d.metrics)}`);
+    } else if (event.type === "step" && (Number(d.step) % 10 === 0 || d.step === d.total_steps)) {
       console.log(
         `   [${event.seq}] step ${d.step}/${d.total_steps} loss ${Number(d.loss).toFixed(4)} ` +
           `lr ${Number(d.learning_rate).toExponential(2)} ${d.examples_per_second} ex/s`,
@@ -56,8 +63,12 @@ try {
     }
   });
   const finished = await client.getJob(job.id);
-  if (finished.status !== "succeeded") throw new Error(`job ended ${finished.status}: ${finished.error?.message}`);
-  console.log(`4. fine-tuned model ${finished.fine_tuned_model}; held-out metrics ${JSON.stringify(finished.metrics)}`);
+  if (finished.status !== "succeeded") {
+    throw new Error(`job ended ${finished.status}: ${finished.error?.message}`);
+  }
+  console.log(
+    `4. fine-tuned model ${finished.fine_tuned_model}; held-out metrics ${JSON.stringify(finished.metrics)}`,
+  );
 
   const unseen = [
     "The tripod is excellent and feels sturdy. Highly recommended!",

@@ -13,7 +13,6 @@ import type { Platform } from "../../shared/platform/types.ts";
 import { ApiError, ConflictError, invalidRequest, notFound } from "../../shared/schemas/errors.ts";
 import {
   type CreateJobRequest,
-  createJobRequest,
   type DatasetRecord,
   idPattern,
   type JobRecord,
@@ -22,6 +21,7 @@ import {
 } from "../../shared/schemas/resources.ts";
 import type { EdgeEnv } from "../deps.ts";
 import { getOwned, readJsonBody, recordKey } from "../http.ts";
+import { createJobBody, estimateJob, etaSeconds } from "./job_estimate.ts";
 
 export const FINAL_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "cancelled"];
 export const isFinalStatus = (status: unknown): boolean => FINAL_STATUSES.includes(status as JobStatus);
@@ -102,7 +102,9 @@ export function jobRoutes(platform: Platform): Hono<EdgeEnv> {
     if (spec.validation_dataset) datasets.push(["validation_dataset", spec.validation_dataset]);
     for (const [field, id] of datasets) {
       const dataset = await getOwned<DatasetRecord>(meta, "datasets", tenant, id, field);
-      validateColumnsForTask(dataset.value.columns, spec.columns, id);
+      // masked-lm trains on unlabeled text: only the text column has to exist.
+      const wanted = spec.task === "masked-lm" ? { text: spec.columns.text } : spec.columns;
+      validateColumnsForTask(dataset.value.columns, wanted, id);
     }
   }
 
@@ -114,8 +116,9 @@ export function jobRoutes(platform: Platform): Hono<EdgeEnv> {
 
   app.post("/", async (c) => {
     const tenant = c.get("tenant");
-    const spec = await readJsonBody(c, createJobRequest);
+    const { dry_run: dryRun, ...spec } = await readJsonBody(c, createJobBody);
     await checkReferences(tenant, spec);
+    if (dryRun) return c.json(await estimateJob(platform, tenant, spec));
 
     let jobId = newId("job");
     const idempotencyKey = c.req.header("idempotency-key");
@@ -195,7 +198,7 @@ export function jobRoutes(platform: Platform): Hono<EdgeEnv> {
 
   app.get("/:id", async (c) => {
     const job = await getOwned<JobRecord>(meta, "jobs", c.get("tenant"), c.req.param("id"), "job");
-    return c.json(publicJob(job.value));
+    return c.json({ ...publicJob(job.value), eta_seconds: etaSeconds(job.value) });
   });
 
   app.post("/:id/cancel", async (c) => {

@@ -1,7 +1,8 @@
 /**
  * The text-classification task: reads the job's labelled rows and base model (job_inputs.ts), loads the BERT
  * sequence classifier with a head sized for the dataset's labels, fine-tunes it with the shared core, and
- * returns the result as a Hugging Face folder with id2label/label2id.
+ * returns the result as a Hugging Face folder with id2label/label2id. Checkpoints and resume come from the
+ * context (see types.ts).
  */
 import {
   exportHfFolder,
@@ -43,6 +44,7 @@ export const textClassification: TaskRunner = {
         hyperparameters: job.hyperparameters,
         shouldStop: () => ctx.shouldStop(),
         onEvent: (event) => ctx.onTrainEvent(event),
+        resumable: ctx.resume,
       });
       return {
         status: result.status,

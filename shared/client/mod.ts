@@ -3,7 +3,30 @@
  * end-to-end tests, the demo and the CLI talk to edgetune through it, so it is exercised on every test run.
  * Errors come back as `EdgetuneError` carrying the HTTP status and the API's `{code, message, details}`.
  */
-import type { CreateJobRequest, DatasetRecord, JobRecord, ModelRecord } from "../schemas/resources.ts";
+import type { z } from "zod";
+import type {
+  CreateJobRequest,
+  createJobRequest,
+  DatasetRecord,
+  JobRecord,
+  ModelRecord,
+} from "../schemas/resources.ts";
+import type { JobEstimate } from "./estimate.ts";
+
+export type { JobEstimate } from "./estimate.ts";
+
+/** A job spec as a client writes it (every field with a default may be left out). */
+export type JobSpec = z.input<typeof createJobRequest>;
+/** A job as the API shows it: the record without its tenant, plus the ETA of a running job. */
+export type JobView = Omit<JobRecord, "tenant"> & { eta_seconds?: number | null };
+export type DatasetView = Omit<DatasetRecord, "tenant" | "blob_key">;
+export type ModelView = Omit<ModelRecord, "tenant" | "blob_prefix">;
+
+export interface ListPage<T> {
+  object: "list";
+  data: T[];
+  has_more?: boolean;
+}
 
 export interface LabelScore {
   label: string;
@@ -61,8 +84,16 @@ export class EdgetuneClient {
     return this.request("GET", `/v1/models/${id}`);
   }
 
-  createJob(body: Partial<CreateJobRequest> & Record<string, unknown>, idempotencyKey?: string): Promise<JobRecord> {
-    return this.request("POST", "/v1/jobs", body, idempotencyKey ? { "Idempotency-Key": idempotencyKey } : {});
+  createJob(
+    body: Partial<CreateJobRequest> & Record<string, unknown>,
+    idempotencyKey?: string,
+  ): Promise<JobRecord> {
+    return this.request(
+      "POST",
+      "/v1/jobs",
+      body,
+      idempotencyKey ? { "Idempotency-Key": idempotencyKey } : {},
+    );
   }
 
   getJob(id: string): Promise<JobRecord> {
@@ -86,9 +117,15 @@ export class EdgetuneClient {
     onEvent: (event: JobEvent) => void,
     options: { afterSeq?: number; signal?: AbortSignal } = {},
   ): Promise<void> {
-    const headers: Record<string, string> = { Authorization: `Bearer ${this.apiKey}`, Accept: "text/event-stream" };
+    const headers: Record<string, string> = {
+      Authorization: `Bearer ${this.apiKey}`,
+      Accept: "text/event-stream",
+    };
     if (options.afterSeq) headers["Last-Event-ID"] = String(options.afterSeq);
-    const response = await fetch(`${this.baseUrl}/v1/jobs/${jobId}/events`, { headers, signal: options.signal });
+    const response = await fetch(`${this.baseUrl}/v1/jobs/${jobId}/events`, {
+      headers,
+      signal: options.signal,
+    });
     if (!response.ok || !response.body) throw await toError(response);
     let buffer = "";
     const decoder = new TextDecoder();
@@ -102,6 +139,64 @@ export class EdgetuneClient {
         if (event) onEvent(event);
       }
     }
+  }
+
+  listDatasets(): Promise<ListPage<DatasetView>> {
+    return this.request("GET", "/v1/datasets");
+  }
+
+  deleteDataset(id: string): Promise<{ id: string; deleted: true }> {
+    return this.request("DELETE", `/v1/datasets/${id}`);
+  }
+
+  listModels(): Promise<ListPage<ModelView>> {
+    return this.request("GET", "/v1/models");
+  }
+
+  deleteModel(id: string): Promise<{ id: string; deleted: true }> {
+    return this.request("DELETE", `/v1/models/${id}`);
+  }
+
+  /** Create a job from a spec written with defaults left out. */
+  startJob(spec: JobSpec, idempotencyKey?: string): Promise<JobView> {
+    return this.request(
+      "POST",
+      "/v1/jobs",
+      spec,
+      idempotencyKey ? { "Idempotency-Key": idempotencyKey } : {},
+    );
+  }
+
+  /** The plan of a job (steps, tokens, parameters, memory, estimated time) without creating it. */
+  estimateJob(spec: JobSpec): Promise<JobEstimate> {
+    return this.request("POST", "/v1/jobs", { ...spec, dry_run: true });
+  }
+
+  /** A page of jobs, newest first. */
+  listJobs(options: { limit?: number; after?: string } = {}): Promise<ListPage<JobView>> {
+    const query = new URLSearchParams();
+    if (options.limit !== undefined) query.set("limit", String(options.limit));
+    if (options.after !== undefined) query.set("after", options.after);
+    return this.request("GET", `/v1/jobs${query.size ? `?${query}` : ""}`);
+  }
+
+  /** A job with `eta_seconds` while it runs. */
+  getJobView(id: string): Promise<JobView> {
+    return this.request("GET", `/v1/jobs/${id}`);
+  }
+
+  /** The job's stored events so far (no following). */
+  async jobEvents(jobId: string, afterSeq = 0): Promise<JobEvent[]> {
+    const page = await this.request<ListPage<JobEvent>>(
+      "GET",
+      `/v1/jobs/${jobId}/events?format=json&after=${afterSeq}`,
+    );
+    return page.data;
+  }
+
+  /** The API's OpenAPI 3.1 document. */
+  openApi(): Promise<Record<string, unknown>> {
+    return this.request("GET", "/openapi.json");
   }
 
   async request<T>(

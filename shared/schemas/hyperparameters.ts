@@ -22,6 +22,8 @@ export const hyperparametersSchema = z.object({
   classifier_dropout: z.number().min(0).max(0.95).optional(),
   /** Evaluate on the held-out set every N optimizer steps (in addition to every epoch end); null = epochs only. */
   eval_steps: z.number().int().positive().nullable().default(null),
+  /** masked-lm: share of tokens selected for prediction (of those 80% [MASK], 10% random, 10% unchanged). */
+  mlm_probability: z.number().gt(0).lt(1).default(0.15),
   ...optimizationFields,
 }).strict().superRefine((h, ctx) => {
   for (const issue of optimizationIssues(h)) {

@@ -28,7 +28,8 @@ export const datasetRecord = z.object({
 });
 export type DatasetRecord = z.infer<typeof datasetRecord>;
 
-export const taskName = z.enum(["text-classification"]);
+/** text-classification: fine-tune a classifier; masked-lm: continued pre-training on unlabeled text. */
+export const taskName = z.enum(["text-classification", "masked-lm"]);
 export type TaskName = z.infer<typeof taskName>;
 
 export const modelRecord = z.object({

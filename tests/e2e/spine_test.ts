@@ -36,7 +36,9 @@ Deno.test("spine: upload → model → job → SSE → predict, isolated per ten
     assert.equal(job.status, "queued");
 
     const events: JobEvent[] = [];
-    await tenantA.followEvents(job.id, (event) => events.push(event), { signal: AbortSignal.timeout(240_000) });
+    await tenantA.followEvents(job.id, (event) => events.push(event), {
+      signal: AbortSignal.timeout(240_000),
+    });
     const statuses = events.filter((e) => e.type === "status").map((e) => e.data.status);
     assert.deepEqual(statuses, ["queued", "running", "succeeded"]);
     assert.ok(events.some((e) => e.type === "step" && typeof e.data.loss === "number"));
@@ -50,7 +52,10 @@ Deno.test("spine: upload → model → job → SSE → predict, isolated per ten
     assert.ok(done.fine_tuned_model);
     assert.ok(done.metrics.accuracy >= 0.9, `held-out accuracy ${done.metrics.accuracy}`);
 
-    const single = await tenantA.predict(done.fine_tuned_model!, "The camera is excellent. Love it.") as LabelScore[];
+    const single = await tenantA.predict(
+      done.fine_tuned_model!,
+      "The camera is excellent. Love it.",
+    ) as LabelScore[];
     assert.equal(single.length, 2);
     assert.equal(single[0].label, "positive");
     assert.ok(single[0].score >= single[1].score);
@@ -67,15 +72,22 @@ Deno.test("spine: upload → model → job → SSE → predict, isolated per ten
     assert.equal(replay.length, 0);
 
     // Tenant B sees none of it.
-    for (const attempt of [
-      () => tenantB.getDataset(dataset.id),
-      () => tenantB.getModel(base.id),
-      () => tenantB.getJob(job.id),
-      () => tenantB.predict(done.fine_tuned_model!, "hello"),
-      () =>
-        tenantB.createJob({ task: "text-classification", base_model: base.id, training_dataset: dataset.id } as never),
-    ]) {
-      await assert.rejects(attempt, (error: unknown) => error instanceof EdgetuneError && error.status === 404);
+    for (
+      const attempt of [
+        () => tenantB.getDataset(dataset.id),
+        () => tenantB.getModel(base.id),
+        () => tenantB.getJob(job.id),
+        () => tenantB.predict(done.fine_tuned_model!, "hello"),
+        () =>
+          tenantB.createJob(
+            { task: "text-classification", base_model: base.id, training_dataset: dataset.id } as never,
+          ),
+      ]
+    ) {
+      await assert.rejects(
+        attempt,
+        (error: unknown) => error instanceof EdgetuneError && error.status === 404,
+      );
     }
   } finally {
     await instance.stop();

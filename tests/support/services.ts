@@ -3,12 +3,15 @@
  * each a child process on a free 127.0.0.1 port with its own temp directory. `startServices` fails with a
  * clear message when nats-server is not on PATH (the tests must not silently pass without it); set
  * EDGETUNE_SKIP_SERVICES=1 to skip those tests on purpose (`servicesSkipped()`). Always `stop()` them.
+ * `restartNats()` stops nats-server and starts it again on the same port and store directory (chaos tests).
  */
 import { fileURLToPath } from "node:url";
 
 export interface TestServices {
   natsUrl: string;
   s3: { endPoint: string; port: number; useSSL: false; accessKey: string; secretKey: string; region: string };
+  /** Stops nats-server (SIGTERM), waits `downMs`, starts it again on the same port and JetStream store. */
+  restartNats(downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -34,12 +37,14 @@ export async function startServices(): Promise<TestServices> {
   };
   try {
     const natsPort = freePort();
-    children.push(spawn(
-      "nats-server",
-      ["-js", "-a", "127.0.0.1", "-p", String(natsPort), "-sd", `${dir}/nats`],
-      "nats-server is not on PATH: the distributed platform tests need it (apt/brew `nats-server`, 2.9+), " +
-        "or set EDGETUNE_SKIP_SERVICES=1 to skip them deliberately",
-    ));
+    const startNats = () =>
+      spawn(
+        "nats-server",
+        ["-js", "-a", "127.0.0.1", "-p", String(natsPort), "-sd", `${dir}/nats`],
+        "nats-server is not on PATH: the distributed platform tests need it (apt/brew `nats-server`, 2.9+), " +
+          "or set EDGETUNE_SKIP_SERVICES=1 to skip them deliberately",
+      );
+    children.push(startNats());
     const s3Port = freePort();
     await Deno.mkdir(`${dir}/s3`);
     children.push(spawn(
@@ -60,6 +65,14 @@ export async function startServices(): Promise<TestServices> {
         accessKey: "S3RVER",
         secretKey: "S3RVER",
         region: "us-east-1",
+      },
+      async restartNats(downMs = 500) {
+        const old = children[0];
+        old.kill("SIGTERM");
+        await old.status;
+        await new Promise((resolve) => setTimeout(resolve, downMs));
+        children[0] = startNats();
+        await waitForPort(natsPort, children[0], "nats-server");
       },
       stop,
     };

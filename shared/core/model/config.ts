@@ -3,6 +3,7 @@
  * the parser that accepts a user's config.json: model_type "bert" (or no model_type with a Bert* class in
  * `architectures`), a supported activation and absolute position embeddings. Anything else is refused with
  * ApiError 400 invalid_file naming the offending key, so a wrong upload fails at job creation, not mid-run.
+ * The key reader is shared with the families built on BERT's encoder (RoBERTa, ELECTRA: family_config.ts).
  */
 import { ApiError } from "../../schemas/errors.ts";
 
@@ -49,10 +50,20 @@ export const BERT_DEFAULTS: BertConfig = {
   position_embedding_type: "absolute",
 };
 
-const invalid = (message: string, details?: unknown) => new ApiError(400, "invalid_file", message, details);
+/** The config of any family built on BERT's encoder: BertConfig keys plus ELECTRA's embedding size. */
+export interface EncoderConfig extends Omit<BertConfig, "model_type"> {
+  model_type: "bert" | "roberta" | "electra";
+  /** ELECTRA: width of the embeddings (projected to hidden_size when different); absent = hidden_size. */
+  embedding_size?: number;
+  bos_token_id?: number;
+  eos_token_id?: number;
+}
 
-/** Parses a config.json object (or its text) into a complete BertConfig. */
-export function parseBertConfig(json: unknown): BertConfig {
+export const invalid = (message: string, details?: unknown) =>
+  new ApiError(400, "invalid_file", message, details);
+
+/** config.json (text or parsed) as a plain object, or 400 invalid_file. */
+export function configObject(json: unknown): Record<string, unknown> {
   let raw: unknown = json;
   if (typeof raw === "string") {
     try {
@@ -64,7 +75,12 @@ export function parseBertConfig(json: unknown): BertConfig {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw invalid("config.json must be a JSON object");
   }
-  const obj = raw as Record<string, unknown>;
+  return raw as Record<string, unknown>;
+}
+
+/** Parses a config.json object (or its text) into a complete BertConfig. */
+export function parseBertConfig(json: unknown): BertConfig {
+  const obj = configObject(json);
   const modelType = obj.model_type;
   const architectures = Array.isArray(obj.architectures) ? obj.architectures.map(String) : [];
   if (modelType === undefined || modelType === null) {
@@ -80,7 +96,15 @@ export function parseBertConfig(json: unknown): BertConfig {
     });
   }
 
-  const config: BertConfig = { ...BERT_DEFAULTS };
+  return readEncoderKeys(obj, { ...BERT_DEFAULTS });
+}
+
+/** Reads BertConfig's keys from `obj` over `defaults`, validating each (see module comment). */
+export function readEncoderKeys<C extends Omit<BertConfig, "model_type">>(
+  obj: Record<string, unknown>,
+  defaults: C,
+): C {
+  const config: Omit<BertConfig, "model_type"> = { ...defaults };
   const integerKeys = [
     "vocab_size",
     "hidden_size",
@@ -147,7 +171,7 @@ export function parseBertConfig(json: unknown): BertConfig {
   if (config.pad_token_id >= config.vocab_size) {
     throw invalid(`config.json: pad_token_id ${config.pad_token_id} is outside the vocabulary`);
   }
-  return config;
+  return config as C;
 }
 
 function probability(key: string, value: unknown): number {
@@ -159,19 +183,26 @@ function probability(key: string, value: unknown): number {
 
 /** The config.json a Hugging Face loader expects for a fine-tuned sequence classifier. */
 export function bertConfigToHfJson(config: BertConfig, labels: string[]): Record<string, unknown> {
+  return {
+    architectures: ["BertForSequenceClassification"],
+    ...config,
+    model_type: "bert",
+    ...labelMaps(labels),
+    problem_type: "single_label_classification",
+    torch_dtype: "float32",
+  };
+}
+
+/** id2label / label2id as HF writes them. */
+export function labelMaps(labels: string[]): {
+  id2label: Record<string, string>;
+  label2id: Record<string, number>;
+} {
   const id2label: Record<string, string> = {};
   const label2id: Record<string, number> = {};
   labels.forEach((label, i) => {
     id2label[String(i)] = label;
     label2id[label] = i;
   });
-  return {
-    architectures: ["BertForSequenceClassification"],
-    ...config,
-    model_type: "bert",
-    id2label,
-    label2id,
-    problem_type: "single_label_classification",
-    torch_dtype: "float32",
-  };
+  return { id2label, label2id };
 }

@@ -1,14 +1,30 @@
 /**
- * Creating a BertForSequenceClassification: from scratch with HF's initialisation (normal(0,
- * initializer_range) for dense and embedding weights, the padding row zeroed, LayerNorm 1/0, biases 0; seeded,
- * so the same seed gives the same weights), or from checkpoint tensors. Loading maps checkpoint names onto
- * ours: BertModel names (no prefix), BertForMaskedLM/BertForPreTraining (`bert.` prefix, `cls.*` heads
- * dropped) and BertForSequenceClassification names, plus old TF-style LayerNorm `gamma`/`beta`.
+ * Creating a sequence classifier of any family: from scratch with HF's initialisation (normal(0,
+ * initializer_range) for dense and embedding weights, padding rows zeroed, LayerNorm 1/0, biases 0,
+ * DistilBERT's sinusoidal table when configured; seeded, so the same seed gives the same weights), or from
+ * checkpoint tensors. Loading maps checkpoint names onto ours: base-model names without prefix (BertModel,
+ * RobertaModel, …), pre-training/MLM checkpoints (prefix kept, `cls.*` / `lm_head.*` / other heads dropped)
+ * and *ForSequenceClassification names, plus old TF-style LayerNorm `gamma`/`beta`. A head whose shape does
+ * not fit the label count is re-initialised (HF's ignore_mismatched_sizes); any other mismatch is a 400.
  */
 import * as tf from "@tensorflow/tfjs";
 import { ApiError } from "../../schemas/errors.ts";
 import { BertForSequenceClassification, bertParameterShapes } from "./bert.ts";
+import {
+  ElectraForSequenceClassification,
+  electraParameterShapes,
+  RobertaForSequenceClassification,
+  robertaParameterShapes,
+} from "./bert_variants.ts";
+import type { ModelFamily, SequenceClassifier } from "./classifier.ts";
 import type { BertConfig } from "./config.ts";
+import {
+  DISTILBERT_POSITIONS,
+  DistilBertForSequenceClassification,
+  distilbertParameterShapes,
+  sinusoidalTable,
+} from "./distilbert.ts";
+import { type ModelConfig, parseModelConfig } from "./family_config.ts";
 import { mixSeed } from "./layers.ts";
 
 export interface CheckpointTensor {
@@ -17,40 +33,106 @@ export interface CheckpointTensor {
   data: Float32Array;
 }
 
-export interface LoadedBert {
-  model: BertForSequenceClassification;
+export interface Loaded<M extends SequenceClassifier> {
+  model: M;
   /** Our parameter names the checkpoint did not provide (freshly initialised, e.g. a new classifier). */
   initialized: string[];
   /** Checkpoint tensor names that were not used (MLM head, buffers, a classifier of another label count). */
   ignored: string[];
 }
+export type LoadedBert = Loaded<BertForSequenceClassification>;
+export type LoadedClassifier = Loaded<SequenceClassifier>;
+
+/** How a family's HF names look: the model prefix, its sub-module roots, and its head modules. */
+const DISPLAY: Record<ModelFamily, string> = {
+  bert: "BERT",
+  roberta: "RoBERTa",
+  electra: "ELECTRA",
+  distilbert: "DistilBERT",
+};
+
+const LAYOUT: Record<ModelFamily, { prefix: string; roots: RegExp; heads: RegExp; body: RegExp }> = {
+  bert: {
+    prefix: "bert",
+    roots: /^(embeddings|encoder|pooler)\./,
+    heads: /^classifier\./,
+    body: /^bert\.encoder\./,
+  },
+  roberta: {
+    prefix: "roberta",
+    roots: /^(embeddings|encoder)\./,
+    heads: /^classifier\.(dense|out_proj)\./,
+    body: /^roberta\.encoder\./,
+  },
+  electra: {
+    prefix: "electra",
+    roots: /^(embeddings|embeddings_project|encoder)\./,
+    heads: /^classifier\.(dense|out_proj)\./,
+    body: /^electra\.encoder\./,
+  },
+  distilbert: {
+    prefix: "distilbert",
+    roots: /^(embeddings|transformer)\./,
+    heads: /^(pre_classifier|classifier)\./,
+    body: /^distilbert\.transformer\./,
+  },
+};
+
+/** Every parameter of the family's *ForSequenceClassification with its PyTorch shape, in forward order. */
+export function parameterShapes(config: ModelConfig, numLabels: number): Map<string, number[]> {
+  switch (config.model_type) {
+    case "bert":
+      return bertParameterShapes(config, numLabels);
+    case "roberta":
+      return robertaParameterShapes(config, numLabels);
+    case "electra":
+      return electraParameterShapes(config, numLabels);
+    case "distilbert":
+      return distilbertParameterShapes(config, numLabels);
+  }
+}
+
+/** Whether `name` (one of ours) belongs to the classification head, re-initialised on a label-count change. */
+export function isHeadParameter(family: ModelFamily, name: string): boolean {
+  return LAYOUT[family].heads.test(name) || name.startsWith("bert.pooler.");
+}
+
+/**
+ * Our name for a checkpoint tensor of `family`, or null for tensors a sequence classifier does not use
+ * (buffers such as position_ids, other models' heads).
+ */
+export function canonicalName(family: ModelFamily, checkpointName: string): string | null {
+  const { prefix, roots, heads } = LAYOUT[family];
+  let name = checkpointName.replace(/LayerNorm\.gamma$/, "LayerNorm.weight")
+    .replace(/LayerNorm\.beta$/, "LayerNorm.bias");
+  if (heads.test(name)) return name;
+  if (name.startsWith(`${prefix}.`)) name = name.slice(prefix.length + 1);
+  if (!roots.test(name) || /\.(position_ids|token_type_ids)$/.test(name)) return null;
+  return `${prefix}.${name}`;
+}
+
+/** BERT's canonicalName (kept for callers of the BERT-only API). */
+export function canonicalBertName(checkpointName: string): string | null {
+  return canonicalName("bert", checkpointName);
+}
 
 /** The HF initial value of one parameter (see module comment). */
-function initialValue(config: BertConfig, name: string, shape: number[], seed: number): tf.Tensor {
-  if (name.endsWith("LayerNorm.weight")) return tf.ones(shape);
+function initialValue(config: ModelConfig, name: string, shape: number[], seed: number): tf.Tensor {
+  if (/(LayerNorm|layer_norm)\.weight$/.test(name)) return tf.ones(shape);
   if (name.endsWith(".bias")) return tf.zeros(shape);
+  if (config.model_type === "distilbert" && name === DISTILBERT_POSITIONS && config.sinusoidal_pos_embds) {
+    return tf.tensor(sinusoidalTable(shape[0], shape[1]), shape);
+  }
   const weight = tf.randomNormal(shape, 0, config.initializer_range, "float32", seed);
-  if (name !== "bert.embeddings.word_embeddings.weight") return weight;
-  // nn.Embedding(padding_idx=pad_token_id): HF zeroes that row after the normal init.
+  // nn.Embedding(padding_idx=pad_token_id) rows are zeroed after the normal init (RoBERTa's positions too).
+  const padded = name.endsWith("embeddings.word_embeddings.weight") ||
+    (config.model_type === "roberta" && name.endsWith("embeddings.position_embeddings.weight"));
+  if (!padded) return weight;
   const isPad = tf.oneHot([config.pad_token_id], shape[0]).reshape([shape[0], 1]);
   const zeroed = tf.mul(weight, tf.sub(1, isPad));
   weight.dispose();
   isPad.dispose();
   return zeroed;
-}
-
-/** A freshly initialised classifier; each parameter's values depend only on (seed, name). */
-export function initBertForSequenceClassification(
-  config: BertConfig,
-  numLabels: number,
-  seed: number,
-): BertForSequenceClassification {
-  checkNumLabels(numLabels);
-  const params = new Map<string, tf.Variable>();
-  for (const [name, shape] of bertParameterShapes(config, numLabels)) {
-    params.set(name, tf.tidy(() => tf.variable(initialValue(config, name, shape, seedFor(seed, name)))));
-  }
-  return new BertForSequenceClassification(config, numLabels, params);
 }
 
 function seedFor(seed: number, name: string): number {
@@ -65,43 +147,73 @@ function checkNumLabels(numLabels: number): void {
   }
 }
 
-/**
- * Our name for a checkpoint tensor, or null for tensors a sequence classifier does not use. Handles the
- * `bert.` prefix (or its absence) and TF-era `gamma`/`beta`.
- */
-export function canonicalBertName(checkpointName: string): string | null {
-  let name = checkpointName.replace(/LayerNorm\.gamma$/, "LayerNorm.weight")
-    .replace(/LayerNorm\.beta$/, "LayerNorm.bias");
-  if (name.startsWith("classifier.")) return name;
-  if (name.startsWith("bert.")) name = name.slice("bert.".length);
-  if (/^(embeddings|encoder|pooler)\./.test(name)) {
-    if (name === "embeddings.position_ids") return null; // a buffer, not a weight
-    return `bert.${name}`;
+/** The family's classifier over ready parameters. */
+export function buildClassifier(
+  config: ModelConfig,
+  numLabels: number,
+  params: Map<string, tf.Variable>,
+): SequenceClassifier {
+  switch (config.model_type) {
+    case "bert":
+      return new BertForSequenceClassification(config, numLabels, params);
+    case "roberta":
+      return new RobertaForSequenceClassification(config, numLabels, params);
+    case "electra":
+      return new ElectraForSequenceClassification(config, numLabels, params);
+    case "distilbert":
+      return new DistilBertForSequenceClassification(config, numLabels, params);
   }
-  return null;
 }
 
-export function loadBertForSequenceClassification(
+/** config.json text/object or an already parsed config (parsing is idempotent). */
+const asConfig = (config: unknown): ModelConfig => parseModelConfig(config);
+
+/** A freshly initialised classifier; each parameter's values depend only on (seed, name). */
+export function initSequenceClassifier(
+  configJson: unknown,
+  numLabels: number,
+  seed: number,
+): SequenceClassifier {
+  const config = asConfig(configJson);
+  checkNumLabels(numLabels);
+  const params = new Map<string, tf.Variable>();
+  for (const [name, shape] of parameterShapes(config, numLabels)) {
+    params.set(name, tf.tidy(() => tf.variable(initialValue(config, name, shape, seedFor(seed, name)))));
+  }
+  return buildClassifier(config, numLabels, params);
+}
+
+export function initBertForSequenceClassification(
   config: BertConfig,
+  numLabels: number,
+  seed: number,
+): BertForSequenceClassification {
+  return initSequenceClassifier(config, numLabels, seed) as BertForSequenceClassification;
+}
+
+/** Loads checkpoint tensors (HF names, any supported layout) into a classifier of config.json's family. */
+export function loadSequenceClassifier(
+  configJson: unknown,
   tensors: Map<string, CheckpointTensor>,
   numLabels: number,
   seed = 42,
-): LoadedBert {
+): LoadedClassifier {
+  const config = asConfig(configJson);
   checkNumLabels(numLabels);
-  const expected = bertParameterShapes(config, numLabels);
+  const family = config.model_type;
+  const expected = parameterShapes(config, numLabels);
   const found = new Map<string, CheckpointTensor>();
   const ignored: string[] = [];
   const mismatches: { name: string; checkpoint: number[]; expected: number[] }[] = [];
   for (const [checkpointName, tensor] of tensors) {
-    const name = canonicalBertName(checkpointName);
+    const name = canonicalName(family, checkpointName);
     const shape = name === null ? undefined : expected.get(name);
     if (name === null || shape === undefined || found.has(name)) {
       ignored.push(checkpointName);
       continue;
     }
     if (tensor.shape.join(",") !== shape.join(",")) {
-      // A classifier trained for another label count is replaced, as HF's ignore_mismatched_sizes does.
-      if (name.startsWith("classifier.")) {
+      if (isHeadParameter(family, name)) { // a head trained for another label count is replaced
         ignored.push(checkpointName);
         continue;
       }
@@ -125,13 +237,14 @@ export function loadBertForSequenceClassification(
       { mismatches },
     );
   }
-  const encoderFound = [...found.keys()].some((n) => n.startsWith("bert.encoder."));
-  if (!encoderFound && config.num_hidden_layers > 0) {
+  const layers = config.model_type === "distilbert" ? config.n_layers : config.num_hidden_layers;
+  if (layers > 0 && ![...found.keys()].some((n) => LAYOUT[family].body.test(n))) {
+    const example = [...expected.keys()].find((n) => LAYOUT[family].body.test(n));
     throw new ApiError(
       400,
       "invalid_file",
-      "the checkpoint contains no BERT encoder weights (expected names like " +
-        "'bert.encoder.layer.0.attention.self.query.weight' or 'encoder.layer.0...')",
+      `the checkpoint contains no ${DISPLAY[family]} encoder weights (expected names like '${example}', with or ` +
+        `without the '${LAYOUT[family].prefix}.' prefix)`,
       { sample: [...tensors.keys()].slice(0, 10) },
     );
   }
@@ -146,14 +259,26 @@ export function loadBertForSequenceClassification(
       params.set(name, tf.tidy(() => tf.variable(initialValue(config, name, shape, seedFor(seed, name)))));
     }
   }
-  return { model: new BertForSequenceClassification(config, numLabels, params), initialized, ignored };
+  return { model: buildClassifier(config, numLabels, params), initialized, ignored };
 }
 
-/** Our parameters as checkpoint tensors (HF BertForSequenceClassification names). */
-export function bertStateDict(model: BertForSequenceClassification): Map<string, CheckpointTensor> {
+export function loadBertForSequenceClassification(
+  config: BertConfig,
+  tensors: Map<string, CheckpointTensor>,
+  numLabels: number,
+  seed = 42,
+): LoadedBert {
+  return loadSequenceClassifier(config, tensors, numLabels, seed) as LoadedBert;
+}
+
+/** Our parameters as checkpoint tensors (HF *ForSequenceClassification names). */
+export function stateDict(model: SequenceClassifier): Map<string, CheckpointTensor> {
   const out = new Map<string, CheckpointTensor>();
   for (const [name, variable] of model.params) {
     out.set(name, { dtype: "F32", shape: [...variable.shape], data: variable.dataSync() as Float32Array });
   }
   return out;
 }
+
+export const bertStateDict: (model: BertForSequenceClassification) => Map<string, CheckpointTensor> =
+  stateDict;

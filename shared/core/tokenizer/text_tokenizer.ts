@@ -1,13 +1,18 @@
 /**
- * The text → ids step for BERT-style models: wraps the pure-JS Hugging Face tokenizer (@huggingface/tokenizers)
- * and adds what it lacks — truncation that keeps [CLS]/[SEP] (longest-first for pairs), token type ids,
- * padding to a rectangle, and the special ids the model needs. It can be built from a tokenizer.json, from a
- * BERT vocab.txt, or learned from the training texts, and always saves back to a tokenizer.json that HF's
- * `tokenizers` loads. Truncation/padding settings inside a given tokenizer.json are ignored.
+ * The text → ids step for encoder models: wraps the pure-JS Hugging Face tokenizer (@huggingface/tokenizers)
+ * and adds what it lacks — truncation that keeps the special tokens (longest-first for pairs), token type
+ * ids, padding to a rectangle, and the special ids the model needs. Two input templates: "bert"
+ * (`[CLS] A [SEP] B [SEP]`, token types 0…0 1…1; WordPiece vocabularies) and "roberta" (`<s> A </s></s> B
+ * </s>`, token types all 0; byte-level BPE), chosen from tokenizer_config.json's tokenizer_class, the
+ * tokenizer.json post-processor or the vocabulary's special tokens. It can be built from a tokenizer.json,
+ * from a BERT vocab.txt, from RoBERTa's vocab.json + merges.txt, or learned from the training texts, and
+ * always saves back to a tokenizer.json that HF's `tokenizers` loads. Truncation/padding settings inside a
+ * given tokenizer.json are ignored.
  */
 import { Tokenizer } from "@huggingface/tokenizers";
 import { ApiError } from "../../schemas/errors.ts";
 import { bertTokenizerJson, parseVocabTxt } from "./bert_json.ts";
+import { parseMergesTxt, parseVocabJson, robertaTokenizerJson } from "./bpe_json.ts";
 import { trainWordPieceVocab, type WordPieceTrainingOptions } from "./wordpiece_trainer.ts";
 
 export interface EncodedBatch {
@@ -39,6 +44,25 @@ export interface SpecialIds {
 
 type Json = Record<string, unknown>;
 
+/** How special tokens frame one or two segments (see module comment). */
+export type InputTemplate = "bert" | "roberta";
+
+const DEFAULT_TOKENS: Record<InputTemplate, Record<"pad" | "unk" | "cls" | "sep" | "mask", string>> = {
+  bert: { pad: "[PAD]", unk: "[UNK]", cls: "[CLS]", sep: "[SEP]", mask: "[MASK]" },
+  roberta: { pad: "<pad>", unk: "<unk>", cls: "<s>", sep: "</s>", mask: "<mask>" },
+};
+
+/** The template a tokenizer.json + tokenizer_config.json pair implies. */
+function detectTemplate(json: Json, config: Json, has: (token: string) => boolean): InputTemplate {
+  const tokenizerClass = typeof config.tokenizer_class === "string" ? config.tokenizer_class : "";
+  if (/^(Roberta|Bart|Longformer|XLMRoberta|GPT2)/.test(tokenizerClass)) return "roberta";
+  if (/^(Bert|DistilBert|Electra)/.test(tokenizerClass)) return "bert";
+  const post = (json.post_processor as Json | null | undefined)?.type;
+  if (post === "RobertaProcessing") return "roberta";
+  if (post === "BertProcessing") return "bert";
+  return has("<s>") && has("</s>") && !has("[CLS]") ? "roberta" : "bert";
+}
+
 const invalidFile = (message: string, details?: unknown) =>
   new ApiError(400, "invalid_file", message, details);
 
@@ -55,6 +79,7 @@ function configToken(config: Json, key: string, fallback: string): string {
 export class TextTokenizer {
   readonly vocabSize: number;
   readonly specialIds: SpecialIds;
+  readonly template: InputTemplate;
   private readonly json: Json;
   private readonly config: Json;
   private readonly tokenizer: Tokenizer;
@@ -71,22 +96,28 @@ export class TextTokenizer {
     let maxId = -1;
     for (const id of vocab.values()) maxId = Math.max(maxId, id);
     this.vocabSize = maxId + 1;
+    this.template = detectTemplate(this.json, config, (t) => this.tokenizer.token_to_id(t) !== undefined);
+    const defaults = DEFAULT_TOKENS[this.template];
     const id = (key: string, fallback: string, required: boolean) => {
       const token = configToken(config, key, fallback);
       const found = this.tokenizer.token_to_id(token);
       if (found === undefined && required) {
         throw invalidFile(
-          `the tokenizer has no '${token}' token (${key}); a BERT-style vocabulary is required`,
+          `the tokenizer has no '${token}' token (${key}); a ${this.template === "bert" ? "BERT" : "RoBERTa"}-style ` +
+            `vocabulary with ${Object.values(defaults).join(" ")} is required`,
         );
       }
       return found ?? -1;
     };
+    // RoBERTa's byte-level BPE never produces its unknown token: a vocabulary without one is fine.
+    const cls = id("cls_token", configToken(config, "bos_token", defaults.cls), true);
+    const sep = id("sep_token", configToken(config, "eos_token", defaults.sep), true);
     this.specialIds = {
-      pad: id("pad_token", "[PAD]", true),
-      unk: id("unk_token", "[UNK]", true),
-      cls: id("cls_token", "[CLS]", true),
-      sep: id("sep_token", "[SEP]", true),
-      mask: id("mask_token", "[MASK]", false),
+      pad: id("pad_token", defaults.pad, true),
+      unk: this.template === "roberta" ? id("unk_token", defaults.unk, false) : id("unk_token", defaults.unk, true),
+      cls,
+      sep,
+      mask: id("mask_token", defaults.mask, false),
     };
   }
 
@@ -113,6 +144,17 @@ export class TextTokenizer {
     return new TextTokenizer(bertTokenizerJson(tokens, opts.lowercase), { do_lower_case: opts.lowercase });
   }
 
+  /** From RoBERTa/GPT-2 vocab.json + merges.txt (a byte-level BPE with RoBERTa's template). */
+  static fromVocabJsonAndMerges(vocabJson: string, mergesTxt: string, config: object = {}): TextTokenizer {
+    const vocab = parseVocabJson(vocabJson);
+    const merges = parseMergesTxt(mergesTxt, vocab);
+    const addPrefixSpace = (config as Json).add_prefix_space === true;
+    return new TextTokenizer(robertaTokenizerJson(vocab, merges, { addPrefixSpace }), {
+      tokenizer_class: "RobertaTokenizer",
+      ...config,
+    });
+  }
+
   /** A WordPiece tokenizer learned from `texts` (see wordpiece_trainer.ts). */
   static trainWordPiece(texts: Iterable<string>, opts: WordPieceTrainingOptions): TextTokenizer {
     const lowercase = opts.lowercase ?? true;
@@ -137,9 +179,13 @@ export class TextTokenizer {
     return ids.map((id) => this.tokenizer.id_to_token(id) ?? "[UNK]");
   }
 
-  /** `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`, truncated longest-first to maxLength. */
+  /**
+   * `[CLS] a [SEP]` / `[CLS] a [SEP] b [SEP]` (bert) or `<s> a </s>` / `<s> a </s></s> b </s>` (roberta),
+   * truncated longest-first to maxLength.
+   */
   buildInput(a: number[], b: number[] | null, maxLength: number): { ids: number[]; typeIds: number[] } {
-    const specials = b === null ? 2 : 3;
+    const roberta = this.template === "roberta";
+    const specials = b === null ? 2 : roberta ? 4 : 3;
     if (maxLength < specials + 1) throw new Error(`maxLength ${maxLength} is too small`);
     let first = a;
     let second = b ?? [];
@@ -157,7 +203,10 @@ export class TextTokenizer {
     const { cls, sep } = this.specialIds;
     const ids = [cls, ...first, sep];
     const typeIds = ids.map(() => 0);
-    if (b !== null) {
+    if (b !== null && roberta) {
+      ids.push(sep, ...second, sep);
+      while (typeIds.length < ids.length) typeIds.push(0);
+    } else if (b !== null) {
       ids.push(...second, sep);
       for (let i = 0; i <= second.length; i++) typeIds.push(1);
     }
@@ -207,9 +256,38 @@ export class TextTokenizer {
     return tokens.join("\n") + "\n";
   }
 
+  /** RoBERTa's vocab.json (token → id) of a BPE tokenizer; null for other models. */
+  toVocabJson(): string | null {
+    const model = this.json.model as Json;
+    if (model?.type !== "BPE" || !model.vocab || typeof model.vocab !== "object") return null;
+    return JSON.stringify(model.vocab);
+  }
+
+  /** merges.txt of a BPE tokenizer (merges stored as "a b" strings or [a, b] pairs); null for other models. */
+  toMergesTxt(): string | null {
+    const model = this.json.model as Json;
+    if (model?.type !== "BPE" || !Array.isArray(model.merges)) return null;
+    const lines = model.merges.map((m) => (Array.isArray(m) ? m.join(" ") : String(m)));
+    return ["#version: 0.2", ...lines].join("\n") + "\n";
+  }
+
   /** A tokenizer_config.json for transformers' AutoTokenizer. */
   tokenizerConfig(modelMaxLength: number): Record<string, unknown> {
     const name = (id: number) => (id >= 0 ? this.tokenizer.id_to_token(id) : undefined);
+    if (this.template === "roberta") {
+      return {
+        tokenizer_class: "RobertaTokenizer",
+        model_max_length: modelMaxLength,
+        add_prefix_space: (this.json.pre_tokenizer as Json | null)?.add_prefix_space === true,
+        bos_token: name(this.specialIds.cls),
+        eos_token: name(this.specialIds.sep),
+        cls_token: name(this.specialIds.cls),
+        sep_token: name(this.specialIds.sep),
+        pad_token: name(this.specialIds.pad),
+        ...(this.specialIds.unk >= 0 ? { unk_token: name(this.specialIds.unk) } : {}),
+        ...(this.specialIds.mask >= 0 ? { mask_token: name(this.specialIds.mask) } : {}),
+      };
+    }
     return {
       tokenizer_class: "BertTokenizer",
       do_lower_case: this.lowercase,

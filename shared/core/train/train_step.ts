@@ -1,50 +1,28 @@
 /**
- * One optimizer step of sequence-classification fine-tuning, split the way gradient accumulation needs it:
- * `addMicroBatch` runs forward (dropout on) and backward for one micro-batch and adds its gradients, scaled
- * by 1/k for a group of k micro-batches, into running sums; `applyUpdate` then clips (global norm, then
- * optionally by value), hands the gradients to the optimizer at the step's LR and frees every gradient.
- * The loss is cross-entropy, with transformers' label smoothing when asked (see eval/evaluate.ts).
+ * One optimizer step of fine-tuning, split the way gradient accumulation needs it, for any task: the
+ * accumulator is given the task's loss function (a scalar built from a micro-batch of examples and a dropout
+ * seed); `addMicroBatch` runs forward (dropout on) and backward for one micro-batch and adds its gradients,
+ * scaled by 1/k for a group of k micro-batches, into running sums; `applyUpdate` then clips (global norm,
+ * then optionally by value), hands the gradients to the optimizer at the step's LR and frees every gradient.
  */
 import * as tf from "@tensorflow/tfjs";
-import { batchTensors } from "../infer.ts";
-import type { BertForSequenceClassification, DropoutRates } from "../model/bert.ts";
-import { crossEntropy, type TokenizedRow } from "../eval/evaluate.ts";
-import type { TextTokenizer } from "../tokenizer/text_tokenizer.ts";
 import { clipByGlobalNorm, clipByValue, globalNorm } from "./clipping.ts";
 import type { Optimizer, TrainableParam } from "./optimizers.ts";
 
-export interface MicroBatch {
-  rows: TokenizedRow[];
-  labels: number[];
-  /** Seeds this micro-batch's dropout masks. */
-  seed: number;
-}
+/** The mean loss of `examples` as a scalar (built inside the caller's gradient tape); `seed` seeds dropout. */
+export type MicroBatchLoss<Example> = (examples: Example[], seed: number) => tf.Scalar;
 
-export class GradientAccumulator {
+export class GradientAccumulator<Example> {
   readonly #sums = new Map<string, tf.Tensor>();
   #lossSum = 0;
   #count = 0;
 
-  constructor(
-    private readonly model: BertForSequenceClassification,
-    private readonly tokenizer: TextTokenizer,
-    private readonly dropout: DropoutRates,
-    private readonly labelSmoothing: number,
-  ) {}
+  constructor(private readonly loss: MicroBatchLoss<Example>) {}
 
   /** Forward + backward of one micro-batch over `params`; its gradients are added with weight `scale`. */
-  addMicroBatch(batch: MicroBatch, params: TrainableParam[], scale: number): void {
-    const encoded = this.tokenizer.collate(batch.rows);
+  addMicroBatch(examples: Example[], seed: number, params: TrainableParam[], scale: number): void {
     const variables = params.map((p) => p.variable);
-    const { value, grads } = tf.tidy(() => {
-      const inputs = batchTensors(encoded);
-      const gold = tf.tensor1d(batch.labels, "int32");
-      const forward = { training: true, seed: batch.seed, dropout: this.dropout };
-      return tf.variableGrads(
-        () => crossEntropy(this.model.forward(inputs, forward), gold, this.labelSmoothing),
-        variables,
-      );
-    });
+    const { value, grads } = tf.tidy(() => tf.variableGrads(() => this.loss(examples, seed), variables));
     const kept = new Set<tf.Tensor>();
     try {
       for (const p of params) {

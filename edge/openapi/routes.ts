@@ -1,0 +1,323 @@
+/**
+ * The table of every HTTP route the edge answers, for the OpenAPI document: method, path, summary, whether
+ * it needs the bearer key, its parameters, its request body and its responses, each pointing at the zod
+ * schema the route itself validates with or answers with (request schemas from shared/schemas and the route
+ * modules, response views from api_schemas.ts). tests/openapi checks this table against Hono's own list.
+ */
+import type { z } from "zod";
+import { predictRequest } from "../routes/predict.ts";
+import { randomModelSpec } from "../models/random_init.ts";
+import { createJobBody, jobEstimateSchema } from "../routes/job_estimate.ts";
+import {
+  datasetUploadForm,
+  deletedSchema,
+  healthSchema,
+  listOf,
+  modelUploadForm,
+  predictResponseSchema,
+  publicDatasetSchema,
+  publicJobSchema,
+  publicModelSchema,
+  storedEventSchema,
+} from "./api_schemas.ts";
+
+export interface ParamSpec {
+  name: string;
+  in: "path" | "query" | "header";
+  description: string;
+  required?: boolean;
+  schema: Record<string, unknown>;
+}
+
+export interface ResponseSpec {
+  description: string;
+  /** Component name → schema; or a media type with a plain JSON Schema (HTML, SSE). */
+  schema?: string;
+  content?: Record<string, Record<string, unknown>>;
+}
+
+export interface RouteSpec {
+  method: "get" | "post" | "delete";
+  /** OpenAPI path template (`{id}`). */
+  path: string;
+  tag: string;
+  summary: string;
+  auth: boolean;
+  params?: ParamSpec[];
+  /** Media type → component name. */
+  body?: Record<string, string>;
+  responses: Record<string, ResponseSpec>;
+}
+
+const id = (what: string): ParamSpec => ({
+  name: "id",
+  in: "path",
+  required: true,
+  description: `the ${what}'s id`,
+  schema: { type: "string", pattern: "^[A-Za-z0-9_-]{1,64}$" },
+});
+const html = (description: string): ResponseSpec => ({
+  description,
+  content: { "text/html": { schema: { type: "string" } } },
+});
+
+/** Named request/response schemas; `maxFieldChars` bounds predict inputs as the route does. */
+export function componentSchemas(maxFieldChars: number): Record<string, z.ZodType> {
+  return {
+    Dataset: publicDatasetSchema,
+    DatasetList: listOf(publicDatasetSchema),
+    DatasetUpload: datasetUploadForm,
+    Model: publicModelSchema,
+    ModelList: listOf(publicModelSchema),
+    RandomModelSpec: randomModelSpec,
+    ModelFolderUpload: modelUploadForm,
+    Job: publicJobSchema,
+    JobList: listOf(publicJobSchema, true),
+    CreateJobRequest: createJobBody,
+    JobEstimate: jobEstimateSchema,
+    JobEvent: storedEventSchema,
+    JobEventList: listOf(storedEventSchema, true),
+    PredictRequest: predictRequest(maxFieldChars),
+    PredictResponse: predictResponseSchema,
+    Deleted: deletedSchema,
+    Health: healthSchema,
+  };
+}
+
+export const ROUTES: RouteSpec[] = [
+  {
+    method: "get",
+    path: "/healthz",
+    tag: "health",
+    summary: "Liveness",
+    auth: false,
+    responses: { 200: { description: "serving", schema: "Health" } },
+  },
+  {
+    method: "get",
+    path: "/readyz",
+    tag: "health",
+    summary: "Readiness (platform reachable)",
+    auth: false,
+    responses: {
+      200: { description: "ready", schema: "Health" },
+      503: { description: "not ready", schema: "Health" },
+    },
+  },
+  {
+    method: "get",
+    path: "/openapi.json",
+    tag: "meta",
+    summary: "This OpenAPI document",
+    auth: false,
+    responses: { 200: { description: "OpenAPI 3.1", content: { "application/json": { schema: {} } } } },
+  },
+  {
+    method: "get",
+    path: "/docs",
+    tag: "meta",
+    summary: "Browsable API reference (HTML)",
+    auth: false,
+    responses: { 200: html("the reference") },
+  },
+  {
+    method: "get",
+    path: "/",
+    tag: "meta",
+    summary: "The dashboard (HTML; its API calls use the bearer key)",
+    auth: false,
+    responses: { 200: html("the dashboard page") },
+  },
+  {
+    method: "get",
+    path: "/ui/{file}",
+    tag: "meta",
+    summary: "Dashboard assets (ES modules, CSS)",
+    auth: false,
+    params: [{
+      name: "file",
+      in: "path",
+      required: true,
+      description: "asset name",
+      schema: { type: "string" },
+    }],
+    responses: {
+      200: { description: "the asset", content: { "text/javascript": { schema: { type: "string" } } } },
+      404: { description: "no such asset", schema: "Error" },
+    },
+  },
+  {
+    method: "post",
+    path: "/v1/datasets",
+    tag: "datasets",
+    summary: "Upload a dataset (CSV, TSV or JSONL); validated before it is accepted",
+    auth: true,
+    body: { "multipart/form-data": "DatasetUpload" },
+    responses: { 201: { description: "stored", schema: "Dataset" } },
+  },
+  {
+    method: "get",
+    path: "/v1/datasets",
+    tag: "datasets",
+    summary: "List datasets",
+    auth: true,
+    responses: { 200: { description: "newest first", schema: "DatasetList" } },
+  },
+  {
+    method: "get",
+    path: "/v1/datasets/{id}",
+    tag: "datasets",
+    summary: "Show a dataset",
+    auth: true,
+    params: [id("dataset")],
+    responses: { 200: { description: "the dataset", schema: "Dataset" } },
+  },
+  {
+    method: "delete",
+    path: "/v1/datasets/{id}",
+    tag: "datasets",
+    summary: "Delete a dataset (409 while a job uses it)",
+    auth: true,
+    params: [id("dataset")],
+    responses: { 200: { description: "deleted", schema: "Deleted" } },
+  },
+  {
+    method: "post",
+    path: "/v1/models",
+    tag: "models",
+    summary: "Create a base model: random-init spec (JSON) or a Hugging Face folder (multipart)",
+    auth: true,
+    body: { "application/json": "RandomModelSpec", "multipart/form-data": "ModelFolderUpload" },
+    responses: { 201: { description: "created", schema: "Model" } },
+  },
+  {
+    method: "get",
+    path: "/v1/models",
+    tag: "models",
+    summary: "List models",
+    auth: true,
+    responses: { 200: { description: "newest first", schema: "ModelList" } },
+  },
+  {
+    method: "get",
+    path: "/v1/models/{id}",
+    tag: "models",
+    summary: "Show a model",
+    auth: true,
+    params: [id("model")],
+    responses: { 200: { description: "the model", schema: "Model" } },
+  },
+  {
+    method: "delete",
+    path: "/v1/models/{id}",
+    tag: "models",
+    summary: "Delete a model (409 while a job uses it)",
+    auth: true,
+    params: [id("model")],
+    responses: { 200: { description: "deleted", schema: "Deleted" } },
+  },
+  {
+    method: "post",
+    path: "/v1/models/{id}/predict",
+    tag: "models",
+    summary: "Classify text with a model that has a classification head",
+    auth: true,
+    params: [id("model")],
+    body: { "application/json": "PredictRequest" },
+    responses: { 200: { description: "labels by score, per input", schema: "PredictResponse" } },
+  },
+  {
+    method: "post",
+    path: "/v1/jobs",
+    tag: "jobs",
+    summary: "Create a fine-tuning job, or with dry_run get its plan and time estimate",
+    auth: true,
+    params: [{
+      name: "Idempotency-Key",
+      in: "header",
+      description: "same key + same body → the same job; a different body → 409",
+      schema: { type: "string", minLength: 1, maxLength: 255 },
+    }],
+    body: { "application/json": "CreateJobRequest" },
+    responses: {
+      200: {
+        description: "a replayed idempotent create (Job) or a dry run (JobEstimate)",
+        content: {
+          "application/json": {
+            schema: {
+              oneOf: [{ $ref: "#/components/schemas/Job" }, { $ref: "#/components/schemas/JobEstimate" }],
+            },
+          },
+        },
+      },
+      201: { description: "queued", schema: "Job" },
+    },
+  },
+  {
+    method: "get",
+    path: "/v1/jobs",
+    tag: "jobs",
+    summary: "List jobs (newest first, paged)",
+    auth: true,
+    params: [
+      {
+        name: "limit",
+        in: "query",
+        description: "page size",
+        schema: { type: "integer", minimum: 1, maximum: 100, default: 20 },
+      },
+      { name: "after", in: "query", description: "a job id: the page after it", schema: { type: "string" } },
+    ],
+    responses: { 200: { description: "a page", schema: "JobList" } },
+  },
+  {
+    method: "get",
+    path: "/v1/jobs/{id}",
+    tag: "jobs",
+    summary: "Show a job (status, progress, metrics, eta_seconds)",
+    auth: true,
+    params: [id("job")],
+    responses: { 200: { description: "the job", schema: "Job" } },
+  },
+  {
+    method: "post",
+    path: "/v1/jobs/{id}/cancel",
+    tag: "jobs",
+    summary: "Cancel a job (queued: at once; running: within one step; finished: 409)",
+    auth: true,
+    params: [id("job")],
+    responses: { 200: { description: "the job after the request", schema: "Job" } },
+  },
+  {
+    method: "get",
+    path: "/v1/jobs/{id}/events",
+    tag: "jobs",
+    summary: "The job's events as Server-Sent Events (replay, then live), or JSON with ?format=json",
+    auth: true,
+    params: [
+      id("job"),
+      {
+        name: "Last-Event-ID",
+        in: "header",
+        description: "resume after this event id",
+        schema: { type: "string", pattern: "^\\d{1,15}$" },
+      },
+      { name: "after", in: "query", description: "resume after this event id", schema: { type: "integer" } },
+      {
+        name: "format",
+        in: "query",
+        description: "`json`: the history as a list",
+        schema: { enum: ["json"] },
+      },
+    ],
+    responses: {
+      200: {
+        description: "`text/event-stream`: `id:` seq, `event:` type, `data:` a JobEvent; or JobEventList",
+        content: {
+          "text/event-stream": { schema: { type: "string" } },
+          "application/json": { schema: { $ref: "#/components/schemas/JobEventList" } },
+        },
+      },
+    },
+  },
+];

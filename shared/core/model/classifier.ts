@@ -1,0 +1,63 @@
+/**
+ * The contract every sequence-classifier family implements (BERT, RoBERTa, ELECTRA, DistilBERT): a batch of
+ * token ids in, logits out, with every weight a tf.Variable keyed by its Hugging Face
+ * `*ForSequenceClassification` name so checkpoints map by name. Also the batch/dropout option types the
+ * forward passes share and how a pass resolves its dropout rates (explicit option, else the config's).
+ */
+import type * as tf from "@tensorflow/tfjs";
+
+/** The model families edgetune can import, train, serve and export. */
+export type ModelFamily = "bert" | "roberta" | "electra" | "distilbert";
+
+export interface BertBatch {
+  inputIds: tf.Tensor2D;
+  attentionMask: tf.Tensor2D;
+  /** Segment ids; families without token types (DistilBERT) ignore them. */
+  tokenTypeIds: tf.Tensor2D;
+}
+
+/** Dropout probabilities for one forward pass; unset fields come from the config. */
+export interface DropoutRates {
+  hidden?: number;
+  attention?: number;
+  classifier?: number;
+}
+
+export interface ForwardOptions {
+  training: boolean;
+  /** Seeds this pass's dropout masks (training only); unseeded dropout is random. */
+  seed?: number;
+  dropout?: DropoutRates;
+}
+
+export interface SequenceClassifier {
+  readonly family: ModelFamily;
+  /** The parsed config.json (family-specific keys, HF names). */
+  readonly config: { model_type: string; vocab_size: number; max_position_embeddings: number };
+  readonly numLabels: number;
+  /** Encoder layers (num_hidden_layers / n_layers): groups for layer-wise LR, freezing, unfreezing. */
+  readonly numLayers: number;
+  readonly vocabSize: number;
+  /** Longest input (special tokens included) the position embeddings allow. */
+  readonly maxSequenceLength: number;
+  /** HF parameter name → variable. */
+  readonly params: Map<string, tf.Variable>;
+  /** Parameters HF keeps fixed (DistilBERT's sinusoidal position table); the trainer should skip them. */
+  readonly fixedParams: ReadonlySet<string>;
+  /** Logits [batch, numLabels]. */
+  forward(batch: BertBatch, opts: ForwardOptions): tf.Tensor2D;
+  parameterCount(): number;
+  dispose(): void;
+}
+
+/** The rates of one pass: options first, then the config (classifier falls back to hidden, as in HF). */
+export function resolveRates(
+  opts: ForwardOptions,
+  config: { hidden: number; attention: number; classifier: number | null },
+): { hidden: number; attention: number; classifier: number } {
+  return {
+    hidden: opts.dropout?.hidden ?? config.hidden,
+    attention: opts.dropout?.attention ?? config.attention,
+    classifier: opts.dropout?.classifier ?? config.classifier ?? opts.dropout?.hidden ?? config.hidden,
+  };
+}

@@ -1,0 +1,175 @@
+/**
+ * DistilBERT for sequence classification (HF's DistilBertForSequenceClassification, modeling_distilbert):
+ * embeddings (word + position, no token types → LayerNorm → dropout), N transformer blocks (q_lin/k_lin/v_lin
+ * attention → out_lin → residual → sa_layer_norm; ffn lin1 → activation → lin2 → dropout → residual →
+ * output_layer_norm; LayerNorm eps 1e-12), then the first token → pre_classifier → ReLU → dropout
+ * (seq_classif_dropout) → classifier. With sinusoidal_pos_embds the position table is fixed in HF, so it is
+ * reported in `fixedParams` for the trainer to leave alone.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { ApiError } from "../../schemas/errors.ts";
+import type { BertBatch, ForwardOptions, SequenceClassifier } from "./classifier.ts";
+import { resolveRates } from "./classifier.ts";
+import { attention, checkParams, firstToken, linearShape, normShape } from "./encoder.ts";
+import type { DistilBertConfig } from "./family_config.ts";
+import { activation, dense, type Dropout, extendedAttentionMask, layerNorm, makeDropout } from "./layers.ts";
+
+const EPS = 1e-12;
+export const DISTILBERT_POSITIONS = "distilbert.embeddings.position_embeddings.weight";
+
+export function distilbertParameterShapes(
+  config: DistilBertConfig,
+  numLabels: number,
+): Map<string, number[]> {
+  const d = config.dim;
+  const shapes = new Map<string, number[]>();
+  shapes.set("distilbert.embeddings.word_embeddings.weight", [config.vocab_size, d]);
+  shapes.set(DISTILBERT_POSITIONS, [config.max_position_embeddings, d]);
+  normShape(shapes, "distilbert.embeddings.LayerNorm", d);
+  for (let i = 0; i < config.n_layers; i++) {
+    const layer = `distilbert.transformer.layer.${i}`;
+    for (const name of ["q_lin", "k_lin", "v_lin", "out_lin"]) {
+      linearShape(shapes, `${layer}.attention.${name}`, d, d);
+    }
+    normShape(shapes, `${layer}.sa_layer_norm`, d);
+    linearShape(shapes, `${layer}.ffn.lin1`, config.hidden_dim, d);
+    linearShape(shapes, `${layer}.ffn.lin2`, d, config.hidden_dim);
+    normShape(shapes, `${layer}.output_layer_norm`, d);
+  }
+  linearShape(shapes, "pre_classifier", d, d);
+  linearShape(shapes, "classifier", numLabels, d);
+  return shapes;
+}
+
+/** HF create_sinusoidal_embeddings: sin on even columns, cos on odd ones, position / 10000^(2⌊j/2⌋/dim). */
+export function sinusoidalTable(positions: number, dim: number): Float32Array {
+  const out = new Float32Array(positions * dim);
+  for (let pos = 0; pos < positions; pos++) {
+    for (let j = 0; j < dim; j++) {
+      const angle = pos / Math.pow(10000, (2 * Math.floor(j / 2)) / dim);
+      out[pos * dim + j] = j % 2 === 0 ? Math.sin(angle) : Math.cos(angle);
+    }
+  }
+  return out;
+}
+
+export class DistilBertForSequenceClassification implements SequenceClassifier {
+  readonly family = "distilbert" as const;
+  readonly config: DistilBertConfig;
+  readonly numLabels: number;
+  readonly params: Map<string, tf.Variable>;
+  readonly fixedParams: ReadonlySet<string>;
+
+  constructor(config: DistilBertConfig, numLabels: number, params: Map<string, tf.Variable>) {
+    checkParams("DistilBertForSequenceClassification", distilbertParameterShapes(config, numLabels), params);
+    this.config = config;
+    this.numLabels = numLabels;
+    this.params = params;
+    this.fixedParams = new Set(config.sinusoidal_pos_embds ? [DISTILBERT_POSITIONS] : []);
+  }
+
+  get numLayers(): number {
+    return this.config.n_layers;
+  }
+
+  get vocabSize(): number {
+    return this.config.vocab_size;
+  }
+
+  get maxSequenceLength(): number {
+    return this.config.max_position_embeddings;
+  }
+
+  forward(batch: BertBatch, opts: ForwardOptions): tf.Tensor2D {
+    const [b, s] = batch.inputIds.shape;
+    if (s > this.maxSequenceLength) {
+      throw new ApiError(
+        400,
+        "invalid_request",
+        `sequence length ${s} exceeds the model's max_position_embeddings ${this.config.max_position_embeddings}`,
+      );
+    }
+    const rates = resolveRates(opts, {
+      hidden: this.config.dropout,
+      attention: this.config.attention_dropout,
+      classifier: this.config.seq_classif_dropout,
+    });
+    return tf.tidy(() => {
+      const drop = makeDropout(opts.training, opts.seed);
+      const d = this.config.dim;
+      const words = tf.gather(
+        this.p2("distilbert.embeddings.word_embeddings.weight"),
+        tf.reshape(batch.inputIds, [-1]),
+      );
+      const positions = tf.slice(this.p2(DISTILBERT_POSITIONS), [0, 0], [s, d]);
+      const summed = tf.reshape(tf.add(tf.reshape(words, [b, s, d]), positions), [b * s, d]) as tf.Tensor2D;
+      let hidden = drop(this.norm("distilbert.embeddings.LayerNorm", summed), rates.hidden);
+      const mask = extendedAttentionMask(batch.attentionMask);
+      for (let i = 0; i < this.config.n_layers; i++) hidden = this.block(i, hidden, mask, b, s, drop, rates);
+      const pooled = tf.relu(this.linear("pre_classifier", firstToken(hidden, b, s)));
+      return this.linear("classifier", drop(pooled, rates.classifier));
+    });
+  }
+
+  private block(
+    i: number,
+    x: tf.Tensor2D,
+    mask: tf.Tensor4D,
+    b: number,
+    s: number,
+    drop: Dropout,
+    rates: { hidden: number; attention: number },
+  ): tf.Tensor2D {
+    const p = `distilbert.transformer.layer.${i}`;
+    const dims = { b, s, heads: this.config.n_heads, hidden: this.config.dim };
+    const context = attention(
+      this.linear(`${p}.attention.q_lin`, x),
+      this.linear(`${p}.attention.k_lin`, x),
+      this.linear(`${p}.attention.v_lin`, x),
+      mask,
+      dims,
+      drop,
+      rates.attention,
+    );
+    const sa = this.norm(`${p}.sa_layer_norm`, tf.add(this.linear(`${p}.attention.out_lin`, context), x));
+    const ffn = this.linear(
+      `${p}.ffn.lin2`,
+      activation(this.config.activation, this.linear(`${p}.ffn.lin1`, sa)),
+    );
+    return this.norm(`${p}.output_layer_norm`, tf.add(drop(ffn, rates.hidden), sa));
+  }
+
+  private linear(prefix: string, x: tf.Tensor2D): tf.Tensor2D {
+    return dense(x, this.p2(`${prefix}.weight`), this.param(`${prefix}.bias`) as tf.Tensor1D);
+  }
+
+  private norm(prefix: string, x: tf.Tensor2D): tf.Tensor2D {
+    return layerNorm(
+      x,
+      this.param(`${prefix}.weight`) as tf.Tensor1D,
+      this.param(`${prefix}.bias`) as tf.Tensor1D,
+      EPS,
+    );
+  }
+
+  parameterCount(): number {
+    let total = 0;
+    for (const v of this.params.values()) total += v.size;
+    return total;
+  }
+
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    this.params.clear();
+  }
+
+  private p2(name: string): tf.Tensor2D {
+    return this.param(name) as tf.Tensor2D;
+  }
+
+  private param(name: string): tf.Variable {
+    const v = this.params.get(name);
+    if (!v) throw new Error(`DistilBertForSequenceClassification: no parameter ${name} (disposed?)`);
+    return v;
+  }
+}
