@@ -24,6 +24,17 @@ const runnerEnv = z.object({
   RUNNER_TEST_UPLOAD_STALL_MS: count("RUNNER_TEST_UPLOAD_STALL_MS", 0).default(0),
 });
 
+// Listen for signals first: a SIGTERM while starting up shuts down cleanly once started, never kills.
+let signalled = false;
+let onSignal: (() => Promise<void>) | null = null;
+const handleSignal = () => {
+  if (signalled) return;
+  signalled = true;
+  onSignal?.();
+};
+Deno.addSignalListener("SIGINT", handleSignal);
+Deno.addSignalListener("SIGTERM", handleSignal);
+
 const env = Deno.env.toObject();
 let config;
 let settings;
@@ -62,14 +73,11 @@ const runner = await startRunner({
     stallMs: settings.RUNNER_TEST_UPLOAD_STALL_MS,
   },
 });
-let shuttingDown = false;
 const shutdown = async () => {
-  if (shuttingDown) return;
-  shuttingDown = true;
   console.log(`[runner] ${runner.runnerId} shutting down: checkpointing and releasing running jobs`);
   await runner.shutdown();
   await platform.close();
   Deno.exit(0);
 };
-Deno.addSignalListener("SIGINT", shutdown);
-Deno.addSignalListener("SIGTERM", shutdown);
+if (signalled) await shutdown();
+onSignal = shutdown;

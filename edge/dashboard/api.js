@@ -59,7 +59,9 @@ export async function followEvents(jobId, onEvent, signal) {
     while ((end = buffer.indexOf("\n\n")) >= 0) {
       const block = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);
-      const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("\n");
+      const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join(
+        "\n",
+      );
       if (data) onEvent(JSON.parse(data));
     }
   }

@@ -92,7 +92,7 @@ export class LineChart {
     }
     const xStep = Math.max(1, niceStep(x1 - x0, 5));
     for (let x = Math.ceil(x0 / xStep) * xStep; x <= x1; x += xStep) {
-      g.fillText(format(x), sx(x) - 6, height - 8);
+      if (sx(x) < width - pad.right - 44) g.fillText(format(x), sx(x) - 6, height - 8);
     }
     g.fillText(this.xLabel, width - pad.right - 28, height - 8);
 

@@ -9,9 +9,9 @@ import { z } from "zod";
 import {
   type BertConfig,
   exportHfFolder,
-  initBackend,
   initBertForSequenceClassification,
   parseBertConfig,
+  prepareBackend,
   TextTokenizer,
 } from "../../shared/core/mod.ts";
 import { readTable } from "../../shared/data/mod.ts";
@@ -163,7 +163,7 @@ export async function buildRandomModel(
       message: "too many parameters",
     }]);
   }
-  await initBackend(); // no-op once the process chose its backend
+  await prepareBackend(); // no-op once the process chose its backend
   const model = initBertForSequenceClassification(config, headLabels.length, spec.seed);
   try {
     return { config, files: exportHfFolder(model, tokenizer, headLabels), labels, parameters };

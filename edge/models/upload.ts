@@ -14,6 +14,8 @@ export const FOLDER_FILES: Record<string, number> = {
   "model.safetensors": Infinity,
   "tokenizer.json": 32 * 1024 * 1024,
   "vocab.txt": 16 * 1024 * 1024,
+  "vocab.json": 16 * 1024 * 1024,
+  "merges.txt": 16 * 1024 * 1024,
   "tokenizer_config.json": 1024 * 1024,
   "special_tokens_map.json": 1024 * 1024,
 };

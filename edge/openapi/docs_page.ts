@@ -75,7 +75,9 @@ function operationHtml(method: string, path: string, op: Json): string {
     `${method.toUpperCase()}</span> <code>${escape(path)}</code> <span class="summary">${
       escape(op.summary)
     }` +
-    `</span>${secured ? ' <span class="lock" title="needs a bearer key">🔒</span>' : ""}</summary>` +
+    `</span>${
+      secured ? ' <span class="lock" title="needs Authorization: Bearer &lt;key&gt;">bearer key</span>' : ""
+    }</summary>` +
     (paramRows ? `<p class="label">parameters</p><table>${paramRows}</table>` : "") + bodyHtml +
     `<p class="label">responses</p><ul>${responses}</ul></details>`;
 }
@@ -110,7 +112,7 @@ const CSS = `body{font:15px/1.5 system-ui,sans-serif;margin:0;background:#f6f7f9
 main{max-width:980px;margin:0 auto;padding:24px}h1 small{color:#778;font-size:60%}
 h2{margin-top:32px;text-transform:capitalize;border-bottom:1px solid #dde}code{font:13px ui-monospace,monospace}
 .op{background:#fff;border:1px solid #dde;border-radius:6px;margin:6px 0;padding:6px 12px}
-.op summary{cursor:pointer}.summary{color:#555}.label{font-weight:600;margin:8px 0 2px}
+.op summary{cursor:pointer}.lock{font-size:11px;color:#8a5a12;background:#f4efe6;border-radius:8px;padding:1px 7px}.summary{color:#555}.label{font-weight:600;margin:8px 0 2px}
 .method{display:inline-block;min-width:56px;text-align:center;border-radius:4px;color:#fff;font:600 12px monospace;
 padding:2px 6px}.get{background:#2f7d4f}.post{background:#2b5fb4}.delete{background:#b43a2b}
 table{border-collapse:collapse;width:100%;font-size:14px}td,th{border-bottom:1px solid #eef;padding:3px 6px;

@@ -208,6 +208,22 @@ export const ROUTES: RouteSpec[] = [
     responses: { 200: { description: "the model", schema: "Model" } },
   },
   {
+    method: "get",
+    path: "/v1/models/{id}/export",
+    tag: "models",
+    summary: "Download the model's Hugging Face folder as an uncompressed tar (streamed)",
+    auth: true,
+    params: [id("model")],
+    responses: {
+      200: {
+        description: "`<name>/config.json`, `<name>/model.safetensors`, … in one tar",
+        content: {
+          "application/x-tar": { schema: { type: "string", contentMediaType: "application/x-tar" } },
+        },
+      },
+    },
+  },
+  {
     method: "delete",
     path: "/v1/models/{id}",
     tag: "models",

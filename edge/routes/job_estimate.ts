@@ -180,13 +180,53 @@ export async function estimateJob(
   };
 }
 
-/**
- * A running job's remaining seconds: remaining steps at the job's own pace so far (elapsed since it started
- * / steps done, which counts evaluations too); null when not running or before its first step.
- */
+/** A running job's remaining seconds at its own average pace so far (elapsed since it started / steps done). */
 export function etaSeconds(job: JobRecord, now = Date.now()): number | null {
   const { step, total_steps: totalSteps } = job.progress;
   if (job.status !== "running" || job.started_at === null || step <= 0 || totalSteps <= 0) return null;
   const elapsed = Math.max(0, (now - Date.parse(job.started_at)) / 1000);
   return Math.round((elapsed / step) * Math.max(0, totalSteps - step) * 10) / 10;
+}
+
+/** Step events kept per job for the recent step rate (the window spans evaluations between steps too). */
+const RATE_WINDOW = 30;
+const TRACKED_JOBS = 200;
+
+interface StepTrack {
+  afterSeq: number;
+  steps: { step: number; total: number; time: number }[];
+}
+
+const tracks = new WeakMap<Platform["events"], Map<string, StepTrack>>();
+
+/**
+ * The ETA of a running job from its recent step throughput: new step events are read incrementally (only
+ * those since the last call), the seconds per step over the last RATE_WINDOW steps times the steps left,
+ * minus the time since the last step. Falls back to `etaSeconds` before two steps are known.
+ */
+export async function jobEta(platform: Platform, job: JobRecord, now = Date.now()): Promise<number | null> {
+  let perJob = tracks.get(platform.events);
+  if (!perJob) tracks.set(platform.events, perJob = new Map());
+  const stream = `${job.tenant}.${job.id}`;
+  if (job.status !== "running") {
+    perJob.delete(stream);
+    return null;
+  }
+  const track = perJob.get(stream) ?? { afterSeq: 0, steps: [] };
+  perJob.delete(stream); // re-inserted last: the map's order is least recently used first
+  perJob.set(stream, track);
+  if (perJob.size > TRACKED_JOBS) perJob.delete(perJob.keys().next().value!);
+  for await (const event of platform.events.read(stream, { afterSeq: track.afterSeq })) {
+    track.afterSeq = event.seq;
+    if (event.type === "status" && event.data.status === "running") track.steps = []; // a new attempt
+    if (event.type !== "step") continue;
+    const { step, total_steps: total } = event.data as { step: number; total_steps: number };
+    track.steps.push({ step, total, time: Date.parse(event.time) });
+    if (track.steps.length > RATE_WINDOW) track.steps.shift();
+  }
+  const first = track.steps[0], last = track.steps.at(-1);
+  if (!first || !last || last.step <= first.step) return etaSeconds(job, now);
+  const perStep = (last.time - first.time) / 1000 / (last.step - first.step);
+  const left = perStep * Math.max(0, last.total - last.step) - Math.max(0, (now - last.time) / 1000);
+  return Math.round(Math.max(0, left) * 10) / 10;
 }

@@ -21,7 +21,7 @@ import {
 } from "../../shared/schemas/resources.ts";
 import type { EdgeEnv } from "../deps.ts";
 import { getOwned, readJsonBody, recordKey } from "../http.ts";
-import { createJobBody, estimateJob, etaSeconds } from "./job_estimate.ts";
+import { createJobBody, estimateJob, jobEta } from "./job_estimate.ts";
 
 export const FINAL_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "cancelled"];
 export const isFinalStatus = (status: unknown): boolean => FINAL_STATUSES.includes(status as JobStatus);
@@ -89,7 +89,8 @@ export function jobRoutes(platform: Platform): Hono<EdgeEnv> {
   /** 404 naming the missing resource, 400 for missing columns. */
   async function checkReferences(tenant: string, spec: CreateJobRequest) {
     const baseModel = await getOwned<ModelRecord>(meta, "models", tenant, spec.base_model, "base_model");
-    const numLayers = Number(baseModel.value.config.num_hidden_layers);
+    const config = baseModel.value.config;
+    const numLayers = Number(config.num_hidden_layers ?? config.n_layers); // DistilBERT names it n_layers
     const issues = Number.isInteger(numLayers) ? layerIssues(spec.hyperparameters, numLayers) : [];
     if (issues.length > 0) {
       throw invalidRequest(
@@ -198,7 +199,7 @@ export function jobRoutes(platform: Platform): Hono<EdgeEnv> {
 
   app.get("/:id", async (c) => {
     const job = await getOwned<JobRecord>(meta, "jobs", c.get("tenant"), c.req.param("id"), "job");
-    return c.json({ ...publicJob(job.value), eta_seconds: etaSeconds(job.value) });
+    return c.json({ ...publicJob(job.value), eta_seconds: await jobEta(platform, job.value) });
   });
 
   app.post("/:id/cancel", async (c) => {

@@ -1,7 +1,8 @@
 /**
- * /v1/models: create (multipart HF folder import; JSON spec for a randomly initialised BERT; or multipart
- * `spec` + tokenizer file), list, get, delete. Uploaded files land under `models/<tenant>/<id>/` and the
- * record is written only after the folder validated; any failure removes what was written.
+ * /v1/models: create (multipart HF folder import of a BERT, RoBERTa, ELECTRA or DistilBERT folder; JSON spec
+ * for a randomly initialised BERT; or multipart `spec` + tokenizer file), list, get, delete, and export (the
+ * stored HF folder as an uncompressed tar, streamed). Uploaded files land under `models/<tenant>/<id>/` and
+ * the record is written only after the folder validated; any failure removes what was written.
  */
 import { Hono } from "hono";
 import { newId } from "../../shared/platform/ids.ts";
@@ -19,6 +20,7 @@ import {
   recordKey,
 } from "../http.ts";
 import { validateFolder } from "../models/import_folder.ts";
+import { type TarEntry, tarStream } from "../models/tar.ts";
 import { buildRandomModel, randomModelSpec } from "../models/random_init.ts";
 import { deleteFolder, modelBlobPrefix, publicModel, putFolder } from "../models/records.ts";
 import { collectModelUpload, type ModelUpload } from "../models/upload.ts";
@@ -72,7 +74,7 @@ export function modelRoutes(platform: Platform, limits: EdgeLimits, cache: Model
       name: name ??
         (typeof folder.rawConfig._name_or_path === "string" ? folder.rawConfig._name_or_path : id),
       source: "import",
-      architecture: "bert",
+      architecture: folder.config.model_type,
       task: folder.task,
       labels: folder.labels,
       parameters: folder.parameters,
@@ -128,6 +130,36 @@ export function modelRoutes(platform: Platform, limits: EdgeLimits, cache: Model
     return c.json(publicModel(record.value));
   });
 
+  app.get("/:id/export", async (c) => {
+    const record = await getOwned<ModelRecord>(meta, "models", c.get("tenant"), c.req.param("id"), "model");
+    const { blob_prefix: prefix, id } = record.value;
+    const folder = exportFolderName(record.value.name, id);
+    const entries: TarEntry[] = [];
+    for await (const info of blobs.list(prefix)) {
+      const file = info.key.slice(prefix.length);
+      if (file === "" || file.includes("/")) continue;
+      entries.push({
+        name: `${folder}/${file}`,
+        size: info.size,
+        mtime: Date.parse(info.modified) / 1000 || undefined,
+        body: async () => {
+          const body = await blobs.get(info.key);
+          if (body === null) throw new Error(`blob ${info.key} disappeared during export`);
+          return body;
+        },
+      });
+    }
+    if (!entries.some((e) => e.name.endsWith("/config.json"))) {
+      throw new ApiError(409, "conflict", `model '${id}' has no stored files to export`);
+    }
+    return new Response(tarStream(entries), {
+      headers: {
+        "content-type": "application/x-tar",
+        "content-disposition": `attachment; filename="${folder}.tar"`,
+      },
+    });
+  });
+
   app.delete("/:id", async (c) => {
     const tenant = c.get("tenant");
     const record = await getOwned<ModelRecord>(meta, "models", tenant, c.req.param("id"), "model");
@@ -146,4 +178,10 @@ export function modelRoutes(platform: Platform, limits: EdgeLimits, cache: Model
   });
 
   return app;
+}
+
+/** A safe folder/file name for an export: the model's name with anything but [A-Za-z0-9._-] replaced. */
+export function exportFolderName(name: string, id: string): string {
+  const safe = name.replace(/[^A-Za-z0-9._-]+/g, "_").replace(/^[._]+/, "").slice(0, 80);
+  return safe === "" ? id : safe;
 }

@@ -1,22 +1,22 @@
 /**
  * The edge's model cache for serving: loads a model's HF folder from the blob store once (config.json,
- * model.safetensors, tokenizer.json, tokenizer_config.json → a core classifier + tokenizer), keeps the few
+ * model.safetensors, tokenizer.json, tokenizer_config.json → a core classifier of the config's family —
+ * BERT, RoBERTa, ELECTRA or DistilBERT — + tokenizer), keeps the few
  * most recently used models, and shares one load between concurrent first requests. An evicted model's
  * weights are freed only after the requests using it finish.
  */
 import {
-  type BertForSequenceClassification,
-  initBackend,
-  loadBertForSequenceClassification,
-  parseBertConfig,
+  prepareBackend,
   readSafetensors,
+  type SequenceClassifier,
   TextTokenizer,
 } from "../../shared/core/mod.ts";
+import { loadSequenceClassifier } from "../../shared/core/model/load.ts";
 import type { BlobStore } from "../../shared/platform/types.ts";
 import type { ModelRecord } from "../../shared/schemas/resources.ts";
 
 export interface ServedModel {
-  model: BertForSequenceClassification;
+  model: SequenceClassifier;
   tokenizer: TextTokenizer;
   labels: string[];
 }
@@ -33,7 +33,7 @@ async function readBlob(blobs: BlobStore, key: string): Promise<Uint8Array | nul
 }
 
 async function loadModel(blobs: BlobStore, record: ModelRecord): Promise<ServedModel> {
-  await initBackend(); // no-op once the process chose its backend (edge/main.ts does that at start)
+  await prepareBackend(); // no-op once the process chose its backend (edge/server.ts does that at start)
   const read = async (name: string) => {
     const bytes = await readBlob(blobs, record.blob_prefix + name);
     if (bytes === null && name !== "tokenizer_config.json") {
@@ -45,9 +45,8 @@ async function loadModel(blobs: BlobStore, record: ModelRecord): Promise<ServedM
   const [configBytes, weights, tokenizerJson, tokenizerConfig] = await Promise.all(
     ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"].map(read),
   );
-  const config = parseBertConfig(text(configBytes!));
   const labels = record.labels ?? [];
-  const { model } = loadBertForSequenceClassification(config, readSafetensors(weights!), labels.length);
+  const { model } = loadSequenceClassifier(text(configBytes!), readSafetensors(weights!), labels.length);
   const tokenizer = TextTokenizer.fromTokenizerJson(
     text(tokenizerJson!),
     tokenizerConfig ? JSON.parse(text(tokenizerConfig)) : {},

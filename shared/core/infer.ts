@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { ApiError } from "../schemas/errors.ts";
-import type { BertForSequenceClassification } from "./model/bert.ts";
+import type { SequenceClassifier } from "./model/classifier.ts";
 import type { EncodedBatch, TextTokenizer } from "./tokenizer/text_tokenizer.ts";
 
 export interface ClassifyOptions {
@@ -31,12 +31,12 @@ export function batchTensors(batch: EncodedBatch): {
 }
 
 /** Logits for an encoded batch, in eval mode (no dropout). */
-export function logitsOf(model: BertForSequenceClassification, batch: EncodedBatch): tf.Tensor2D {
+export function logitsOf(model: SequenceClassifier, batch: EncodedBatch): tf.Tensor2D {
   return tf.tidy(() => model.forward(batchTensors(batch), { training: false }));
 }
 
 export async function classifyTexts(
-  model: BertForSequenceClassification,
+  model: SequenceClassifier,
   tokenizer: TextTokenizer,
   texts: string[],
   opts: ClassifyOptions,
@@ -45,7 +45,7 @@ export async function classifyTexts(
     throw new ApiError(400, "invalid_request", `got ${texts.length} texts but ${opts.pairs.length} pairs`);
   }
   const batchSize = Math.max(1, opts.batchSize ?? 32);
-  const maxLength = Math.min(opts.maxLength, model.config.max_position_embeddings);
+  const maxLength = Math.min(opts.maxLength, model.maxSequenceLength);
   const rows = texts.map((text, i) =>
     tokenizer.buildInput(
       tokenizer.tokenize(text),

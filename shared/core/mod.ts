@@ -61,3 +61,34 @@ export * from "./train/optimizers.ts";
 export * from "./train/schedules.ts";
 export * from "./train/clipping.ts";
 export * from "./train/param_groups.ts";
+export type { ModelFamily, SequenceClassifier } from "./model/classifier.ts";
+export {
+  type DistilBertConfig,
+  type ElectraConfig,
+  type ModelConfig,
+  modelConfigToHfJson,
+  modelFamilyOf,
+  parseModelConfig,
+  type RobertaConfig,
+  SUPPORTED_MODEL_TYPES,
+} from "./model/family_config.ts";
+export { ElectraForSequenceClassification, RobertaForSequenceClassification } from "./model/bert_variants.ts";
+export { DistilBertForSequenceClassification } from "./model/distilbert.ts";
+export {
+  buildClassifier,
+  canonicalName,
+  initSequenceClassifier,
+  type LoadedClassifier,
+  loadSequenceClassifier,
+  parameterShapes,
+  stateDict,
+} from "./model/load.ts";
+export {
+  byteLevelAlphabet,
+  byteLevelVocab,
+  parseMergesTxt,
+  parseVocabJson,
+  robertaTokenizerJson,
+} from "./tokenizer/bpe_json.ts";
+export type { InputTemplate } from "./tokenizer/text_tokenizer.ts";
+export { prepareBackend, type PreparedBackend } from "./backend/prepare.ts";

@@ -138,7 +138,10 @@ export async function eventsOf(world: ChaosWorld, jobId: string): Promise<Stored
   return out;
 }
 
-/** Follows the job's events until `match` returns true for one (which is returned); fails after `ms`. */
+/**
+ * Follows the job's events until `match` returns true for one (which is returned); fails after `ms`. A read
+ * that breaks (nats-server restarting) is resumed after the last event seen.
+ */
 export async function waitForEvent(
   world: ChaosWorld,
   jobId: string,
@@ -146,14 +149,28 @@ export async function waitForEvent(
   ms = 60_000,
 ): Promise<StoredEvent> {
   const signal = AbortSignal.timeout(ms);
-  try {
-    for await (const e of world.platform.events.read(`${TENANT}.${jobId}`, { follow: true, signal })) {
-      if (match(e)) return e;
+  let afterSeq = 0;
+  while (!signal.aborted) {
+    try {
+      for await (
+        const e of world.platform.events.read(`${TENANT}.${jobId}`, { afterSeq, follow: true, signal })
+      ) {
+        afterSeq = e.seq;
+        if (match(e)) return e;
+      }
+    } catch (error) {
+      if (signal.aborted) break;
+      if (
+        !(error instanceof Error) ||
+        !/timeout|disconnect|closed|connection/i.test(`${error.name} ${error.message}`)
+      ) {
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
     }
-  } catch (error) {
-    if (!signal.aborted) throw error;
   }
-  throw new Error(`job ${jobId}: no matching event within ${ms} ms`);
+  const seen = (await eventsOf(world, jobId)).map((e) => `${e.type}:${JSON.stringify(e.data)}`.slice(0, 120));
+  throw new Error(`job ${jobId}: no matching event within ${ms} ms; events:\n${seen.join("\n")}`);
 }
 
 export async function waitForFinal(world: ChaosWorld, jobId: string, ms = 60_000): Promise<JobRecord> {

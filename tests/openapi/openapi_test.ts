@@ -145,6 +145,12 @@ Deno.test("openapi: every documented operation is answered, 2xx bodies match the
       hyperparameters: { epochs: 1, batch_size: 8, max_seq_length: 16 },
     });
     const ids: Record<string, string> = { datasets: dataset.id, models: model.id, jobs: job.id };
+    // Deletions get resources no job refers to (a queued job's inputs are protected with 409).
+    const spareDataset = await instance.tenantA.uploadDataset(new TextEncoder().encode(csv), {
+      fileName: "x.csv",
+    });
+    const spareModel = await instance.tenantA.createModel({ ...modelSpec, name: "spare" });
+    const deleteIds: Record<string, string> = { datasets: spareDataset.id, models: spareModel.id };
     const bodies: Record<string, () => BodyInit> = {
       "post /v1/datasets": () => {
         const form = new FormData();
@@ -161,7 +167,8 @@ Deno.test("openapi: every documented operation is answered, 2xx bodies match the
     for (const { method, path, op } of ops) {
       const key = `${method} ${path}`;
       const kind = path.split("/")[2];
-      let url = path.replace("{id}", ids[kind] ?? "fake_id").replace("{file}", "app.js");
+      const id = (method === "delete" ? deleteIds : ids)[kind] ?? "fake_id";
+      let url = path.replace("{id}", id).replace("{file}", "app.js");
       if (path === "/v1/jobs/{id}/events") url += "?format=json";
       const body = bodies[key]?.();
       const headers: Record<string, string> = { Authorization: `Bearer ${TENANT_A_KEY}` };

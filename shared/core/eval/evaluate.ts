@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { batchTensors } from "../infer.ts";
-import type { BertForSequenceClassification } from "../model/bert.ts";
+import type { SequenceClassifier } from "../model/classifier.ts";
 import type { TextTokenizer } from "../tokenizer/text_tokenizer.ts";
 import { accuracy, macroF1 } from "./metrics.ts";
 
@@ -30,7 +30,7 @@ export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, labelSmoo
 }
 
 export async function evaluateClassifier(
-  model: BertForSequenceClassification,
+  model: SequenceClassifier,
   tokenizer: TextTokenizer,
   rows: TokenizedRow[],
   labels: number[],

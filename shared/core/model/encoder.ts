@@ -164,7 +164,7 @@ export abstract class BertStyleClassifier implements SequenceClassifier {
     });
   }
 
-  /** Position embeddings [B*S, E] or [S, E] (broadcast over the batch): rows 0..S-1 unless overridden. */
+  /** Position embeddings, per token [B*S, E] or shared by every row [S, E]: rows 0..S-1 unless overridden. */
   protected positionEmbeddings(batch: BertBatch): tf.Tensor2D {
     const s = batch.inputIds.shape[1];
     const table = this.p2(`${this.prefix}.embeddings.position_embeddings.weight`);
@@ -182,11 +182,13 @@ export abstract class BertStyleClassifier implements SequenceClassifier {
       tf.reshape(batch.tokenTypeIds, [-1]),
     );
     const positions = this.positionEmbeddings(batch);
-    const summed = positions.shape[0] === s && b * s !== s
-      ? tf.reshape(tf.add(tf.reshape(tf.add(words, types), [b, s, e]), positions), [b * s, e])
-      : tf.add(tf.add(words, types), positions);
+    const tokens = tf.add(words, types);
+    // Per-token positions ([B*S, E], e.g. RoBERTa's) add directly; a shared [S, E] table broadcasts over B.
+    const summed: tf.Tensor2D = positions.shape[0] === b * s
+      ? tf.add(tokens, positions)
+      : tf.reshape(tf.add(tf.reshape(tokens, [b, s, e]), positions), [b * s, e]);
     const normed = layerNorm(
-      summed as tf.Tensor2D,
+      summed,
       this.p1(`${p}.LayerNorm.weight`),
       this.p1(`${p}.LayerNorm.bias`),
       this.config.layer_norm_eps,

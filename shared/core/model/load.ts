@@ -243,7 +243,9 @@ export function loadSequenceClassifier(
     throw new ApiError(
       400,
       "invalid_file",
-      `the checkpoint contains no ${DISPLAY[family]} encoder weights (expected names like '${example}', with or ` +
+      `the checkpoint contains no ${
+        DISPLAY[family]
+      } encoder weights (expected names like '${example}', with or ` +
         `without the '${LAYOUT[family].prefix}.' prefix)`,
       { sample: [...tensors.keys()].slice(0, 10) },
     );

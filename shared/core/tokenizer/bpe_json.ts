@@ -10,7 +10,8 @@ import { ApiError } from "../../schemas/errors.ts";
 
 export const ROBERTA_SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"] as const;
 
-const invalidFile = (message: string, details?: unknown) => new ApiError(400, "invalid_file", message, details);
+const invalidFile = (message: string, details?: unknown) =>
+  new ApiError(400, "invalid_file", message, details);
 
 /** GPT-2's bytes_to_unicode: the printable character standing for each byte 0..255, in byte order. */
 export function byteLevelAlphabet(): string[] {
@@ -24,6 +25,22 @@ export function byteLevelAlphabet(): string[] {
     out[b] = printable.includes(b) ? String.fromCodePoint(b) : String.fromCodePoint(256 + extra++);
   }
   return out;
+}
+
+/**
+ * The vocabulary a list of merges implies: `<s> <pad> </s> <unk>` (ids 0-3, as RoBERTa), the 256 byte-level
+ * characters, each merge's result in merge order, then `<mask>` — e.g. for a small RoBERTa built from scratch.
+ */
+export function byteLevelVocab(merges: string[]): Map<string, number> {
+  const vocab = new Map<string, number>();
+  const add = (token: string) => {
+    if (!vocab.has(token)) vocab.set(token, vocab.size);
+  };
+  ["<s>", "<pad>", "</s>", "<unk>"].forEach(add);
+  byteLevelAlphabet().forEach(add);
+  for (const merge of merges) add(merge.replace(" ", ""));
+  add("<mask>");
+  return vocab;
 }
 
 /** vocab.json text → token → id (ids must be distinct non-negative integers). */
@@ -41,7 +58,10 @@ export function parseVocabJson(text: string): Map<string, number> {
   const seen = new Set<number>();
   for (const [token, id] of Object.entries(parsed as Record<string, unknown>)) {
     if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || seen.has(id)) {
-      throw invalidFile(`vocab.json: token ${JSON.stringify(token)} has an invalid or repeated id`, { token, id });
+      throw invalidFile(`vocab.json: token ${JSON.stringify(token)} has an invalid or repeated id`, {
+        token,
+        id,
+      });
     }
     seen.add(id);
     vocab.set(token, id);
@@ -50,7 +70,11 @@ export function parseVocabJson(text: string): Map<string, number> {
   return vocab;
 }
 
-/** merges.txt text → merges ("a b"), with the line number of any malformed line in the error. */
+/**
+ * merges.txt text → merges ("a b"), with the line number of any malformed line in the error. With `vocab`,
+ * both sides of each merge must be tokens of it (the merged token may be absent: GPT-2's own files have such
+ * merges, which never fire).
+ */
 export function parseMergesTxt(text: string, vocab?: Map<string, number>): string[] {
   const merges: string[] = [];
   text.split(/\r?\n/).forEach((line, index) => {
@@ -61,8 +85,9 @@ export function parseMergesTxt(text: string, vocab?: Map<string, number>): strin
         line: index + 1,
       });
     }
-    if (vocab && !vocab.has(parts[0] + parts[1])) {
-      throw invalidFile(`merges.txt line ${index + 1}: the merged token '${parts[0] + parts[1]}' is not in vocab.json`, {
+    const unknown = vocab ? parts.find((part) => !vocab.has(part)) : undefined;
+    if (unknown !== undefined) {
+      throw invalidFile(`merges.txt line ${index + 1}: '${unknown}' is not a token of vocab.json`, {
         line: index + 1,
       });
     }
@@ -97,7 +122,12 @@ export function robertaTokenizerJson(
     padding: null,
     added_tokens: addedTokens,
     normalizer: null,
-    pre_tokenizer: { type: "ByteLevel", add_prefix_space: addPrefixSpace, trim_offsets: true, use_regex: true },
+    pre_tokenizer: {
+      type: "ByteLevel",
+      add_prefix_space: addPrefixSpace,
+      trim_offsets: true,
+      use_regex: true,
+    },
     post_processor: {
       type: "RobertaProcessing",
       sep: ["</s>", vocab.get("</s>")],

@@ -103,7 +103,9 @@ export class TextTokenizer {
       const found = this.tokenizer.token_to_id(token);
       if (found === undefined && required) {
         throw invalidFile(
-          `the tokenizer has no '${token}' token (${key}); a ${this.template === "bert" ? "BERT" : "RoBERTa"}-style ` +
+          `the tokenizer has no '${token}' token (${key}); a ${
+            this.template === "bert" ? "BERT" : "RoBERTa"
+          }-style ` +
             `vocabulary with ${Object.values(defaults).join(" ")} is required`,
         );
       }
@@ -114,7 +116,9 @@ export class TextTokenizer {
     const sep = id("sep_token", configToken(config, "eos_token", defaults.sep), true);
     this.specialIds = {
       pad: id("pad_token", defaults.pad, true),
-      unk: this.template === "roberta" ? id("unk_token", defaults.unk, false) : id("unk_token", defaults.unk, true),
+      unk: this.template === "roberta"
+        ? id("unk_token", defaults.unk, false)
+        : id("unk_token", defaults.unk, true),
       cls,
       sep,
       mask: id("mask_token", defaults.mask, false),

@@ -55,7 +55,7 @@ export function encoderLayerNumber(name: string): number | null {
 /** Layer index: `embeddings.` → 0, encoder layer N → N + 1, anything else → numLayers + 1 (head). */
 export function layerIndex(name: string, numLayers: number): number {
   const bare = stripModelPrefix(name);
-  if (bare.startsWith("embeddings.")) return 0;
+  if (bare.startsWith("embeddings.") || bare.startsWith("embeddings_project.")) return 0;
   const n = encoderLayerNumber(bare);
   return n === null ? numLayers + 1 : n + 1;
 }
