@@ -8,8 +8,10 @@
  * (coarse labels, the part before ':'; a seeded 10% of trec_train_5500 held out). Prints accuracy side by side
  * with the majority class, the MLM held-out perplexity / masked-token accuracy before and after pre-training,
  * and training examples/s with the backend label.
- * Options: --pretrain-epochs N (default 6), --train-rows N (SST-2 subset, default 4000), --epochs N
- * (fine-tuning, default 3), --layers N (default 4), --hidden N (default 128), --quick (a minutes-long smoke run).
+ * Options: --pretrain-epochs N (default 6), --block N (pre-training sequence length, default 64),
+ * --pretrain-lr X (default 2e-3), --pretrain-dropout X (default 0), --train-rows N (SST-2 subset, default
+ * 4000), --epochs N (fine-tuning, default 3), --layers N (default 4), --hidden N (default 128), --quick (a
+ * minutes-long smoke run).
  */
 import { prepareBackend } from "../shared/core/backend/prepare.ts";
 import {
@@ -131,6 +133,10 @@ export async function run(args: string[]): Promise<void> {
   const epochs = option(args, "epochs", quick ? 1 : 3);
   const layers = option(args, "layers", quick ? 2 : 4);
   const hidden = option(args, "hidden", 128);
+  const block = option(args, "block", 64);
+  const pretrainLr = option(args, "pretrain-lr", 2e-3);
+  const pretrainDropout = option(args, "pretrain-dropout", 0);
+  const progress = (message: string) => console.error(`[pretrain bench] ${message}`);
 
   const sst2Train = await readLabelledTsv("sst2_train_8k.tsv", "sentence", "label");
   const sst2Dev = await readLabelledTsv("sst2_dev.tsv", "sentence", "label");
@@ -150,31 +156,40 @@ export async function run(args: string[]): Promise<void> {
     max_position_embeddings: 128,
   };
 
-  // Pre-training: HF run_mlm's layout (texts joined and cut into 128-token blocks), 2% of blocks held out.
-  const blocks = mlmExamples(tokenizer, corpus, { maxLength: 128, layout: "concatenate" });
+  // Pre-training: HF run_mlm's layout (texts joined and cut into `block`-token blocks), 2% held out.
+  const blocks = mlmExamples(tokenizer, corpus, { maxLength: block, layout: "concatenate" });
   const order = shuffledIndices(blocks.length, SEED);
   const heldOutCount = Math.max(1, Math.round(blocks.length * 0.02));
   const mlmHeldOut = order.slice(0, heldOutCount).map((i) => blocks[i]);
   const mlmTrain = order.slice(heldOutCount).map((i) => blocks[i]);
   const mlm = initBertForMaskedLM(config, SEED);
-  const task = new MaskedLmTask(mlm, tokenizer, { evalSeed: SEED });
+  const task = new MaskedLmTask(mlm, tokenizer, {
+    evalSeed: SEED,
+    dropout: { hidden: pretrainDropout, attention: pretrainDropout },
+  });
   const before = await task.evaluate(mlmHeldOut, { batchSize: 64, labelSmoothing: 0 });
   let pretrainBusy = 0, pretrainExamples = 0;
   const pretrainHp = hyperparametersSchema.parse({
-    learning_rate: 1e-3,
+    learning_rate: pretrainLr,
     epochs: pretrainEpochs,
     batch_size: 32,
-    max_seq_length: 128,
-    warmup_ratio: 0.05,
+    max_seq_length: block,
+    warmup_ratio: 0.06,
+    hidden_dropout: pretrainDropout,
+    attention_dropout: pretrainDropout,
     seed: SEED,
   });
+  progress(
+    `pre-training ${mlmTrain.length} blocks x ${pretrainEpochs} epochs; held-out ${JSON.stringify(before)}`,
+  );
   const pretrainStarted = performance.now();
   await train({
     task,
     train: mlmTrain,
-    validation: null,
+    validation: mlmHeldOut,
     hyperparameters: pretrainHp,
     onEvent: (event) => {
+      if (event.type === "eval") progress(`epoch ${event.epoch}: ${JSON.stringify(event.metrics)}`);
       if (event.type !== "step") return;
       const size = Math.min(pretrainHp.batch_size, mlmTrain.length);
       pretrainExamples += size;
@@ -201,11 +216,11 @@ export async function run(args: string[]): Promise<void> {
       [`TREC-6 held-out (${trecTest.texts.length})`, trecTrain, trecTest],
     ] as const
   ) {
-    results[name] = {
-      random: await fineTuneAndScore(config, tokenizer, null, trainSet, testSet, epochs),
-      pretrained: await fineTuneAndScore(config, tokenizer, encoder, trainSet, testSet, epochs),
-      majority: majority(trainSet.labels, testSet.labels),
-    };
+    const random = await fineTuneAndScore(config, tokenizer, null, trainSet, testSet, epochs);
+    progress(`${name} random init: ${JSON.stringify(random)}`);
+    const pretrained = await fineTuneAndScore(config, tokenizer, encoder, trainSet, testSet, epochs);
+    progress(`${name} pre-trained: ${JSON.stringify(pretrained)}`);
+    results[name] = { random, pretrained, majority: majority(trainSet.labels, testSet.labels) };
   }
 
   console.log(
@@ -213,11 +228,13 @@ export async function run(args: string[]): Promise<void> {
       "the pre-training text",
   );
   console.log(
-    `pre-training (masked-lm, 15% / 80-10-10): ${mlmTrain.length} blocks of ≤128 tokens ` +
+    `pre-training (masked-lm, 15% / 80-10-10): ${mlmTrain.length} blocks of ≤${block} tokens ` +
       `(${
         tokenCount(mlmTrain)
       } tokens: WikiText-2 valid + SST-2 train + TREC train) x ${pretrainEpochs} epochs ` +
-      `in ${pretrainSeconds.toFixed(0)} s, ${(pretrainExamples / pretrainBusy).toFixed(1)} ex/s ` +
+      `(lr ${pretrainLr}, dropout ${pretrainDropout}) in ${pretrainSeconds.toFixed(0)} s, ${
+        (pretrainExamples / pretrainBusy).toFixed(1)
+      } ex/s ` +
       `(${((pretrainExamples / pretrainBusy) * tokenCount(mlmTrain) / mlmTrain.length).toFixed(0)} tokens/s)`,
   );
   console.log(

@@ -17,15 +17,19 @@ import { jobEventRoutes } from "./routes/job_events.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { predictRoutes } from "./routes/predict.ts";
-import { PredictBatcher } from "./serving/batcher.ts";
-import { ModelCache } from "./serving/model_cache.ts";
+import { deploymentRoutes } from "./routes/deployments.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
+import { createServing } from "./serving/runtime.ts";
+import { processEnv, type ServeSettings, serveSettingsFromEnv } from "./serving/settings.ts";
 
 export type { AppDeps, EdgeLimits } from "./deps.ts";
 export type { AccessLogEntry } from "./middleware/access_log/index.ts";
 
 export interface AppOptions {
-  /** Models kept loaded for predict (default 3). */
+  /** Most models kept loaded for predict (default: bounded by SERVE_CACHE_MB only). */
   modelCacheSize?: number;
+  /** Serving settings over the environment's (SERVE_*, EDGETUNE_METRICS_TOKEN); see edge/serving/settings.ts. */
+  serving?: Partial<ServeSettings>;
   /** SSE heartbeat period (default 15 s). */
   heartbeatMs?: number;
   /** Where unexpected errors are logged (default: one JSON line on stderr). */
@@ -37,20 +41,24 @@ export interface AppOptions {
 export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<EdgeEnv> {
   const given = Object.entries(deps.limits ?? {}).filter(([, value]) => value !== undefined);
   const limits: EdgeLimits = { ...DEFAULT_LIMITS, ...Object.fromEntries(given) };
-  const models = new ModelCache(deps.platform.blobs, options.modelCacheSize ?? 3);
+  const settings = { ...serveSettingsFromEnv(processEnv()), ...options.serving };
+  const serving = createServing(deps.platform, settings, options.modelCacheSize);
+  const readiness = deps.readiness ?? (() => Promise.resolve(true));
   const app = new Hono<EdgeEnv>();
   app.onError(errorHandler(options.logError));
   app.notFound(notFoundRoute);
   if (options.accessLog) app.use("*", accessLog(options.accessLog));
 
-  app.route("/", healthRoutes(deps.readiness ?? (() => Promise.resolve(true))));
+  app.route("/", healthRoutes(async () => (await readiness()) && (await serving.ready())));
+  app.route("/", metricsRoutes(serving));
   app.route("/", openApiRoutes({ maxFieldChars: limits.maxFieldChars }));
   app.route("/", dashboardRoutes());
 
   app.use("/v1/*", apiKeyAuth(deps.apiKeys));
   app.route("/v1/datasets", datasetRoutes(deps.platform, limits));
-  app.route("/v1/models", modelRoutes(deps.platform, limits, models));
-  app.route("/v1/models", predictRoutes(deps.platform, limits, new PredictBatcher(models)));
+  app.route("/v1/models", modelRoutes(deps.platform, limits, serving.cache));
+  app.route("/v1/models", predictRoutes(deps.platform, limits, serving));
+  app.route("/v1/deployments", deploymentRoutes(deps.platform, limits, serving));
   app.route("/v1/jobs", jobRoutes(deps.platform));
   app.route("/v1/jobs", jobEventRoutes(deps.platform, { heartbeatMs: options.heartbeatMs }));
   return app;

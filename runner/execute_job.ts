@@ -7,13 +7,15 @@
  * model id is derived from the job id, so a second run cannot double the model. Crash safety
  * (checkpoints.ts): the trainer's state is stored every N steps / M seconds; a redelivered job resumes from
  * it; when the runner shuts down the job checkpoints at once, goes back to `queued` and is released for
- * immediate redelivery; the checkpoint is deleted once the job is final.
+ * immediate redelivery; a runner that lost its lease (the job was redelivered elsewhere) stops training and
+ * leaves the job to the new holder; the checkpoint is deleted once the job is final.
  */
 import type { Delivery, Platform } from "../shared/platform/types.ts";
 import type { JobRecord, JobStatus, ModelRecord } from "../shared/schemas/resources.ts";
 import { jobTransitions } from "../shared/schemas/resources.ts";
 import { ApiError, ConflictError } from "../shared/schemas/errors.ts";
 import { updateWithRetry } from "../shared/platform/meta_helpers.ts";
+import { LeaseLostError } from "../shared/platform/queue_extras.ts";
 import type { TrainEvent } from "../shared/core/mod.ts";
 import { TrainerStateMismatchError } from "../shared/core/train/trainer.ts";
 import { type CheckpointPolicy, JobCheckpoints } from "./checkpoints.ts";
@@ -23,6 +25,8 @@ import type { TaskOutput } from "./tasks/types.ts";
 
 export type JobOutcome =
   | { kind: "ack" }
+  /** The lease was lost (the job went to another runner): touch neither the job nor the delivery. */
+  | { kind: "lease_lost" }
   | { kind: "retry"; delayMs: number; reason: string }
   | { kind: "give_up"; reason: string };
 
@@ -74,8 +78,12 @@ export async function executeJob(delivery: Delivery, ctx: ExecuteContext): Promi
   const watchAbort = new AbortController();
   let cancelRequested = false;
   const cancelWatch = watchCancellation(ctx.platform, key, watchAbort.signal, () => cancelRequested = true);
+  let leaseLost = false;
   const leaseTimer = setInterval(() => {
-    delivery.extendLease().catch((error) => ctx.log(`lease extension failed for ${jobId}: ${error}`));
+    delivery.extendLease().catch((error) => {
+      ctx.log(`lease extension failed for ${jobId}: ${error}`);
+      if (error instanceof LeaseLostError) leaseLost = true; // another runner has (or will have) the job
+    });
   }, ctx.leaseExtendMs);
 
   const shuttingDown = ctx.shuttingDown ?? (() => false);
@@ -86,10 +94,11 @@ export async function executeJob(delivery: Delivery, ctx: ExecuteContext): Promi
     const resumeFrom = await checkpoints.load();
     if (resumeFrom) await events.log(`resumed from step ${resumeFrom.step}`);
     let lastProgressWrite = 0;
+    let lastStep: TrainEvent | null = null;
     const output = await runner.run({
       job,
       platform: ctx.platform,
-      shouldStop: () => cancelRequested || shuttingDown(),
+      shouldStop: () => cancelRequested || shuttingDown() || leaseLost,
       resume: {
         resumeFrom: resumeFrom ?? undefined,
         onCheckpoint: (state) => checkpoints.save(state),
@@ -99,12 +108,19 @@ export async function executeJob(delivery: Delivery, ctx: ExecuteContext): Promi
       log: (message) => events.log(message),
       onTrainEvent: async (event: TrainEvent) => {
         await events.training(event);
+        if (event.type === "step") lastStep = event;
         if (event.type === "eval" || Date.now() - lastProgressWrite > 1000) {
           lastProgressWrite = Date.now();
           await recordProgress(ctx.platform, key, event);
         }
       },
     });
+    // Progress writes are throttled; the job record ends with the last step the run made.
+    if (lastStep) await recordProgress(ctx.platform, key, lastStep);
+    if (output.status === "stopped" && leaseLost && !cancelRequested) {
+      await events.log(`runner ${ctx.runnerId} lost the lease and stopped; the job is delivered again`);
+      return { kind: "lease_lost" };
+    }
     if (output.status === "stopped" && !cancelRequested && shuttingDown()) {
       await finish(ctx.platform, key, "queued", {});
       await events.status("queued", { reason: SHUTDOWN_REASON, attempt: delivery.attempt });

@@ -1,7 +1,7 @@
 /**
  * The runner's job loop: take a delivery from the queue (only jobs this runner's capabilities allow), run it,
  * then ack, retry later or give up as the outcome says — `concurrency` loops side by side. The runner
- * registers itself in the meta collection "runners" (capabilities, backend, start time, a `last_seen`
+ * registers itself in the meta collection "runners" (capabilities, backend, memory, start time, a `last_seen`
  * heartbeat, the jobs it runs) and removes the record when it stops. `stop()` stops taking new jobs and
  * waits for the running ones; `shutdown()` (SIGTERM) also makes each running job checkpoint at its next
  * step, go back to `queued` and be released for immediate redelivery. The queue's leases make a crash safe
@@ -37,6 +37,8 @@ export interface RunnerRecord {
   capabilities: string[];
   backend: string;
   concurrency: number;
+  /** Total memory of the host (bytes), for scheduling decisions and display. */
+  memory_bytes: number;
   /** Job ids (`<tenant>.<jobId>`) it is running now. */
   running: string[];
   started_at: string;
@@ -73,6 +75,7 @@ export async function startRunner(options: RunnerOptions): Promise<RunningRunner
     capabilities: [...(options.capabilities ?? [])].sort(),
     backend: backend.label,
     concurrency: options.concurrency ?? 1,
+    memory_bytes: Deno.systemMemoryInfo().total,
     running: [...running].sort(),
     started_at: startedAt,
     last_seen: new Date().toISOString(),
@@ -117,7 +120,8 @@ export async function startRunner(options: RunnerOptions): Promise<RunningRunner
         const outcome = await executeJob(delivery, ctx);
         if (outcome.kind === "ack") await delivery.ack();
         else if (outcome.kind === "retry") await delivery.retry(outcome.delayMs);
-        else await delivery.giveUp(outcome.reason);
+        else if (outcome.kind === "give_up") await delivery.giveUp(outcome.reason);
+        // lease_lost: the delivery is another runner's now; nothing to settle.
       } catch (error) {
         // The platform itself failed (storage down): leave the delivery unacked; its lease expiry redelivers it.
         log(`delivery of ${delivery.message.jobId} failed outside the job: ${error}`);

@@ -5,7 +5,7 @@
  * and print predictions for reviews the model has not seen. Takes a few minutes on 2 cores.
  */
 import { createEmbeddedPlatform } from "../shared/platform/mod.ts";
-import { startServer } from "../edge/server.ts";
+import { startServer } from "../app/server.ts";
 import { EdgetuneClient, type LabelScore } from "../shared/client/mod.ts";
 
 const dataDir = await Deno.makeTempDir({ prefix: "edgetune-demo-" });

@@ -6,6 +6,13 @@
  */
 import type { z } from "zod";
 import { predictRequest } from "../routes/predict.ts";
+import { deploymentPredictRequest } from "../routes/deployments.ts";
+import {
+  createDeploymentRequest,
+  publicDeploymentSchema,
+  rollbackRequest,
+  updateDeploymentRequest,
+} from "../../shared/schemas/deployments.ts";
 import { randomModelSpec } from "../models/random_init.ts";
 import { createJobBody, jobEstimateSchema } from "../routes/job_estimate.ts";
 import {
@@ -37,7 +44,7 @@ export interface ResponseSpec {
 }
 
 export interface RouteSpec {
-  method: "get" | "post" | "delete";
+  method: "get" | "post" | "delete" | "put" | "patch";
   /** OpenAPI path template (`{id}`). */
   path: string;
   tag: string;
@@ -56,6 +63,17 @@ const id = (what: string): ParamSpec => ({
   description: `the ${what}'s id`,
   schema: { type: "string", pattern: "^[A-Za-z0-9_-]{1,64}$" },
 });
+const deploymentName: ParamSpec = {
+  name: "name",
+  in: "path",
+  required: true,
+  description: "the deployment's name",
+  schema: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$" },
+};
+const PREDICT_200 =
+  "labels by score, per input; headers x-edgetune-model, x-queue-time, x-tokenization-time, " +
+  "x-inference-time, x-total-time (ms), x-compute-tokens";
+const QUEUE_FULL = "the prediction queue is full: retry after the Retry-After header's seconds";
 const html = (description: string): ResponseSpec => ({
   description,
   content: { "text/html": { schema: { type: "string" } } },
@@ -81,6 +99,12 @@ export function componentSchemas(maxFieldChars: number): Record<string, z.ZodTyp
     PredictResponse: predictResponseSchema,
     Deleted: deletedSchema,
     Health: healthSchema,
+    Deployment: publicDeploymentSchema,
+    DeploymentList: listOf(publicDeploymentSchema),
+    CreateDeploymentRequest: createDeploymentRequest,
+    UpdateDeploymentRequest: updateDeploymentRequest,
+    RollbackRequest: rollbackRequest,
+    DeploymentPredictRequest: deploymentPredictRequest(maxFieldChars),
   };
 }
 
@@ -102,6 +126,19 @@ export const ROUTES: RouteSpec[] = [
     responses: {
       200: { description: "ready", schema: "Health" },
       503: { description: "not ready", schema: "Health" },
+    },
+  },
+  {
+    method: "get",
+    path: "/metrics",
+    tag: "health",
+    summary:
+      "Prometheus metrics (text format 0.0.4); open unless EDGETUNE_METRICS_TOKEN is set (then a bearer " +
+      "token of its own)",
+    auth: false,
+    responses: {
+      200: { description: "the metrics", content: { "text/plain": { schema: { type: "string" } } } },
+      401: { description: "metrics token required", schema: "Error" },
     },
   },
   {
@@ -240,7 +277,85 @@ export const ROUTES: RouteSpec[] = [
     auth: true,
     params: [id("model")],
     body: { "application/json": "PredictRequest" },
-    responses: { 200: { description: "labels by score, per input", schema: "PredictResponse" } },
+    responses: {
+      200: { description: PREDICT_200, schema: "PredictResponse" },
+      429: { description: QUEUE_FULL, schema: "Error" },
+    },
+  },
+  {
+    method: "post",
+    path: "/v1/deployments",
+    tag: "deployments",
+    summary: "Deploy a classification model under a stable name (version 1, all traffic)",
+    auth: true,
+    body: { "application/json": "CreateDeploymentRequest" },
+    responses: { 201: { description: "created", schema: "Deployment" } },
+  },
+  {
+    method: "get",
+    path: "/v1/deployments",
+    tag: "deployments",
+    summary: "List deployments",
+    auth: true,
+    responses: { 200: { description: "the tenant's deployments", schema: "DeploymentList" } },
+  },
+  {
+    method: "get",
+    path: "/v1/deployments/{name}",
+    tag: "deployments",
+    summary: "Show a deployment: versions, traffic split and change history (who, what, when)",
+    auth: true,
+    params: [deploymentName],
+    responses: { 200: { description: "the deployment", schema: "Deployment" } },
+  },
+  ...(["put", "patch"] as const).map((method): RouteSpec => ({
+    method,
+    path: "/v1/deployments/{name}",
+    tag: "deployments",
+    summary: "Change a deployment: `model` adds a version (all traffic or `canary_percent`), `traffic` " +
+      "re-splits two versions, `canary_percent` alone moves the newer split version's share",
+    auth: true,
+    params: [deploymentName],
+    body: { "application/json": "UpdateDeploymentRequest" },
+    responses: { 200: { description: "the deployment after the change", schema: "Deployment" } },
+  })),
+  {
+    method: "post",
+    path: "/v1/deployments/{name}/rollback",
+    tag: "deployments",
+    summary: "Restore the traffic before the last change (or put all traffic on `version`); 409 if none",
+    auth: true,
+    params: [deploymentName],
+    body: { "application/json": "RollbackRequest" },
+    responses: { 200: { description: "the deployment after the rollback", schema: "Deployment" } },
+  },
+  {
+    method: "post",
+    path: "/v1/deployments/{name}/predict",
+    tag: "deployments",
+    summary: "Classify text with the deployment: the traffic split picks a version (sticky by " +
+      "X-Request-Key or `request_key`); headers x-edgetune-deployment(-version) name it",
+    auth: true,
+    params: [deploymentName, {
+      name: "X-Request-Key",
+      in: "header",
+      description: "sticky routing: the same key reaches the same version while the split is unchanged",
+      schema: { type: "string", minLength: 1, maxLength: 256 },
+    }],
+    body: { "application/json": "DeploymentPredictRequest" },
+    responses: {
+      200: { description: PREDICT_200 + ", x-edgetune-deployment-version", schema: "PredictResponse" },
+      429: { description: QUEUE_FULL, schema: "Error" },
+    },
+  },
+  {
+    method: "delete",
+    path: "/v1/deployments/{name}",
+    tag: "deployments",
+    summary: "Delete a deployment (its models stay)",
+    auth: true,
+    params: [deploymentName],
+    responses: { 200: { description: "deleted", schema: "Deleted" } },
   },
   {
     method: "post",

@@ -7,6 +7,7 @@
 import { layerIssues } from "../../shared/core/train/hyperparameter_fields.ts";
 import { Hono } from "hono";
 import { validateColumnsForTask } from "../../shared/data/mod.ts";
+import { normalizeCapabilities } from "../../shared/platform/queue_extras.ts";
 import { newId } from "../../shared/platform/ids.ts";
 import { updateWithRetry } from "../../shared/platform/meta_helpers.ts";
 import type { Platform } from "../../shared/platform/types.ts";
@@ -69,6 +70,7 @@ export function newJobRecord(id: string, tenant: string, spec: CreateJobRequest,
     columns: spec.columns,
     hyperparameters: spec.hyperparameters,
     suffix: spec.suffix ?? null,
+    requires: normalizeCapabilities(spec.requires),
     created_at: now,
     started_at: null,
     finished_at: null,
@@ -112,7 +114,7 @@ export function jobRoutes(platform: Platform): Hono<EdgeEnv> {
   /** Makes sure the queued job is announced and enqueued (both idempotent by job id). */
   async function enqueue(tenant: string, job: JobRecord, announce: boolean) {
     if (announce) await events.append(recordKey(tenant, job.id), "status", { status: "queued" });
-    await queue.publish({ tenant, jobId: job.id }, job.id);
+    await queue.publish({ tenant, jobId: job.id, requires: job.requires }, job.id);
   }
 
   app.post("/", async (c) => {

@@ -1,81 +1,278 @@
 /**
- * Request batching for predictions: calls for the same model (and max length) that arrive within a short
- * window are merged into one inference call, sorted by text length so each forward pass pads little, and
- * the probabilities are handed back to each caller in its own order. A batch is sent at once when it
- * reaches `maxTexts`. A failure rejects every caller of that batch.
+ * Dynamic batching for predictions. Each request is tokenized on arrival (its own max length applied), then its
+ * rows wait in its model's queue. A micro-batch is formed from one model's queue only — never mixing models —
+ * taking rows first-in first-out while the padded size (rows × longest row) stays within the token budget; it
+ * runs as soon as the budget is reached or the oldest waiting request has waited the maximum queue delay. One
+ * batch computes at a time (inference is CPU-bound on the event loop), so requests that arrive meanwhile join
+ * the next one. Each caller gets the probabilities of its own rows in its own order, with its queue,
+ * tokenization and inference times. Past `maxQueue` waiting requests a new request is refused with a 429
+ * (`OverloadedError`, carrying a Retry-After estimate) instead of waiting into a timeout.
  */
-import { classifyTexts } from "../../shared/core/mod.ts";
+import * as tf from "@tensorflow/tfjs";
+import { logitsOf } from "../../shared/core/mod.ts";
+import { ApiError } from "../../shared/schemas/errors.ts";
 import type { ModelRecord } from "../../shared/schemas/resources.ts";
-import type { ModelCache } from "./model_cache.ts";
+import type { ServingMetrics } from "../metrics/serving_metrics.ts";
+import { type ModelCache, modelKey, type ServedModel } from "./model_cache.ts";
 
-interface Waiting {
-  texts: string[];
-  resolve: (probabilities: Float32Array[]) => void;
+export interface BatcherOptions {
+  /** Padded tokens per micro-batch (default 8192). */
+  maxBatchTokens?: number;
+  /** Longest wait of the oldest request before its batch runs (default 2 ms). */
+  maxQueueDelayMs?: number;
+  /** Older name of maxQueueDelayMs. */
+  windowMs?: number;
+  /** Waiting requests (all models) past which new ones are refused with 429 (default 1024). */
+  maxQueue?: number;
+  metrics?: ServingMetrics;
+}
+
+export interface PredictTimings {
+  queueMs: number;
+  tokenizeMs: number;
+  inferenceMs: number;
+}
+
+export interface PredictResult {
+  probabilities: Float32Array[];
+  /** Input tokens (special tokens included, after truncation). */
+  tokens: number;
+  timings: PredictTimings;
+}
+
+/** 429: the queue is full; `retryAfterSeconds` goes into the Retry-After header. */
+export class OverloadedError extends ApiError {
+  constructor(readonly retryAfterSeconds: number, queued: number) {
+    super(429, "rate_limited", `the prediction queue is full (${queued} requests waiting); retry later`, {
+      queued,
+      retry_after_seconds: retryAfterSeconds,
+    });
+  }
+}
+
+interface Row {
+  ids: number[];
+  typeIds: number[];
+}
+
+interface Pending {
+  served: ServedModel;
+  rows: Row[];
+  next: number;
+  done: number;
+  results: Float32Array[];
+  tokens: number;
+  enqueuedAt: number;
+  startedAt: number | null;
+  inferenceMs: number;
+  resolve: (result: { probabilities: Float32Array[]; queueMs: number; inferenceMs: number }) => void;
   reject: (error: unknown) => void;
 }
 
-interface Batch {
-  record: ModelRecord;
-  maxLength: number;
-  waiting: Waiting[];
-  texts: number;
-  timer: ReturnType<typeof setTimeout> | null;
-}
-
-export interface BatcherOptions {
-  /** How long the first request of a batch waits for company (default 2 ms). */
-  windowMs?: number;
-  /** Texts that make a batch go at once (default 256). */
-  maxTexts?: number;
-}
-
 export class PredictBatcher {
-  readonly #batches = new Map<string, Batch>();
-  readonly #windowMs: number;
-  readonly #maxTexts: number;
+  readonly #queues = new Map<string, Pending[]>();
+  readonly #maxBatchTokens: number;
+  readonly #maxDelayMs: number;
+  readonly #maxQueue: number;
+  readonly #metrics?: ServingMetrics;
+  #waiting = 0;
+  #waitingTokens = 0;
+  #running = false;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #tokensPerSecond = 0;
 
   constructor(private readonly cache: ModelCache, options: BatcherOptions = {}) {
-    this.#windowMs = options.windowMs ?? 2;
-    this.#maxTexts = options.maxTexts ?? 256;
+    this.#maxBatchTokens = options.maxBatchTokens ?? 8192;
+    this.#maxDelayMs = options.maxQueueDelayMs ?? options.windowMs ?? 2;
+    this.#maxQueue = options.maxQueue ?? 1024;
+    this.#metrics = options.metrics;
+  }
+
+  /** Requests waiting for (the rest of) their rows to be scheduled. */
+  get queued(): number {
+    return this.#waiting;
   }
 
   /** Class probabilities for each text (in order), computed together with concurrent calls. */
-  classify(record: ModelRecord, texts: string[], maxLength: number): Promise<Float32Array[]> {
-    const key = `${record.tenant}.${record.id}:${maxLength}`;
-    return new Promise((resolve, reject) => {
-      let batch = this.#batches.get(key);
-      if (!batch) {
-        batch = { record, maxLength, waiting: [], texts: 0, timer: null };
-        this.#batches.set(key, batch);
-      }
-      batch.waiting.push({ texts, resolve, reject });
-      batch.texts += texts.length;
-      if (batch.texts >= this.#maxTexts) this.#send(key, batch);
-      else batch.timer ??= setTimeout(() => this.#send(key, batch!), this.#windowMs);
+  async classify(record: ModelRecord, texts: string[], maxLength: number): Promise<Float32Array[]> {
+    return (await this.predict(record, texts, maxLength)).probabilities;
+  }
+
+  /** Probabilities, token count and timings for `texts`; throws OverloadedError when the queue is full. */
+  async predict(record: ModelRecord, texts: string[], maxLength: number): Promise<PredictResult> {
+    this.#admit();
+    return await this.cache.use(record, async (served) => {
+      const started = performance.now();
+      const limit = Math.min(maxLength, served.model.maxSequenceLength);
+      const rows = texts.map((text) =>
+        served.tokenizer.buildInput(served.tokenizer.tokenize(text), null, limit)
+      );
+      const tokenizeMs = performance.now() - started;
+      this.#admit();
+      const tokens = rows.reduce((sum, row) => sum + row.ids.length, 0);
+      const { probabilities, queueMs, inferenceMs } = await this.#enqueue(
+        modelKey(record),
+        served,
+        rows,
+        tokens,
+      );
+      return { probabilities, tokens, timings: { queueMs, tokenizeMs, inferenceMs } };
     });
   }
 
-  #send(key: string, batch: Batch) {
-    if (this.#batches.get(key) === batch) this.#batches.delete(key);
-    if (batch.timer !== null) clearTimeout(batch.timer);
-    const all = batch.waiting.flatMap((w) => w.texts);
-    const order = all.map((_, i) => i).sort((a, b) => all[a].length - all[b].length);
-    this.cache.use(
-      batch.record,
-      (served) =>
-        classifyTexts(served.model, served.tokenizer, order.map((i) => all[i]), {
-          maxLength: batch.maxLength,
-        }),
-    ).then((sorted) => {
-      const results = new Array<Float32Array>(all.length);
-      order.forEach((original, position) => (results[original] = sorted[position]));
-      let offset = 0;
-      for (const waiting of batch.waiting) {
-        waiting.resolve(results.slice(offset, offset + waiting.texts.length));
-        offset += waiting.texts.length;
-      }
-    }, (error) => {
-      for (const waiting of batch.waiting) waiting.reject(error);
+  #admit() {
+    if (this.#waiting < this.#maxQueue) return;
+    const rate = this.#tokensPerSecond > 0 ? this.#tokensPerSecond : 1000;
+    const seconds = Math.min(60, Math.max(1, Math.ceil(this.#waitingTokens / rate)));
+    this.#metrics?.rejected.inc();
+    throw new OverloadedError(seconds, this.#waiting);
+  }
+
+  #enqueue(key: string, served: ServedModel, rows: Row[], tokens: number) {
+    return new Promise<{ probabilities: Float32Array[]; queueMs: number; inferenceMs: number }>(
+      (resolve, reject) => {
+        const pending: Pending = {
+          served,
+          rows,
+          next: 0,
+          done: 0,
+          results: new Array(rows.length),
+          tokens,
+          enqueuedAt: performance.now(),
+          startedAt: null,
+          inferenceMs: 0,
+          resolve,
+          reject,
+        };
+        const queue = this.#queues.get(key) ?? [];
+        queue.push(pending);
+        this.#queues.set(key, queue);
+        this.#waiting++;
+        this.#waitingTokens += tokens;
+        this.#report();
+        this.#schedule();
+      },
+    );
+  }
+
+  /** Runs the next due batch, or sets a timer for when the oldest request becomes due. */
+  #schedule() {
+    if (this.#running) return;
+    if (this.#timer !== null) {
+      clearTimeout(this.#timer);
+      this.#timer = null;
+    }
+    let chosen: [string, Pending[]] | null = null;
+    for (const entry of this.#queues) {
+      if (!chosen || entry[1][0].enqueuedAt < chosen[1][0].enqueuedAt) chosen = entry;
+    }
+    if (!chosen) return;
+    const [key, queue] = chosen;
+    const waited = performance.now() - queue[0].enqueuedAt;
+    const full = this.#paddedTokensWaiting(queue) >= this.#maxBatchTokens;
+    if (!full && waited < this.#maxDelayMs) {
+      this.#timer = setTimeout(() => {
+        this.#timer = null;
+        this.#schedule();
+      }, Math.max(0, this.#maxDelayMs - waited));
+      return;
+    }
+    this.#running = true;
+    this.#runBatch(key, queue).finally(() => {
+      // Let requests that arrived during the batch be parsed and queued before the next batch forms.
+      setTimeout(() => {
+        this.#running = false;
+        this.#schedule();
+      }, 0);
     });
+  }
+
+  #paddedTokensWaiting(queue: Pending[]): number {
+    let rows = 0;
+    let longest = 0;
+    for (const pending of queue) {
+      for (let i = pending.next; i < pending.rows.length; i++) {
+        rows++;
+        longest = Math.max(longest, pending.rows[i].ids.length);
+        if (rows * longest >= this.#maxBatchTokens) return rows * longest;
+      }
+    }
+    return rows * longest;
+  }
+
+  /** Takes rows FIFO within the token budget (at least one row) and runs one forward pass over them. */
+  async #runBatch(key: string, queue: Pending[]) {
+    const taken: { pending: Pending; index: number }[] = [];
+    let longest = 0;
+    outer: for (const pending of queue) {
+      while (pending.next < pending.rows.length) {
+        const length = Math.max(longest, pending.rows[pending.next].ids.length);
+        if (taken.length > 0 && (taken.length + 1) * length > this.#maxBatchTokens) break outer;
+        longest = length;
+        taken.push({ pending, index: pending.next++ });
+      }
+    }
+    const members = [...new Set(taken.map((t) => t.pending))];
+    const start = performance.now();
+    for (const pending of members) pending.startedAt ??= start;
+    while (queue.length > 0 && queue[0].next === queue[0].rows.length) {
+      const scheduled = queue.shift()!;
+      this.#waiting--;
+      this.#waitingTokens -= scheduled.tokens;
+    }
+    if (queue.length === 0) this.#queues.delete(key);
+    this.#report();
+    const { model, tokenizer } = members[0].served;
+    const batchTokens = taken.reduce((sum, t) => sum + t.pending.rows[t.index].ids.length, 0);
+    try {
+      const encoded = tokenizer.collate(taken.map((t) => t.pending.rows[t.index]));
+      const probs = tf.tidy(() => tf.softmax(logitsOf(model, encoded), -1));
+      const values = await probs.data() as Float32Array;
+      probs.dispose();
+      const ms = performance.now() - start;
+      const width = model.numLabels;
+      taken.forEach((t, j) => (t.pending.results[t.index] = values.slice(j * width, (j + 1) * width)));
+      this.#observe(taken.length, taken.length * longest, batchTokens, ms);
+      for (const pending of members) {
+        pending.inferenceMs += ms;
+        pending.done += taken.filter((t) => t.pending === pending).length;
+        if (pending.done === pending.rows.length) {
+          pending.resolve({
+            probabilities: pending.results,
+            queueMs: pending.startedAt! - pending.enqueuedAt,
+            inferenceMs: pending.inferenceMs,
+          });
+        }
+      }
+    } catch (error) {
+      for (const pending of members) {
+        const index = queue.indexOf(pending);
+        if (index >= 0) {
+          queue.splice(index, 1);
+          this.#waiting--;
+          this.#waitingTokens -= pending.tokens;
+        }
+        pending.reject(error);
+      }
+      if (queue.length === 0 && this.#queues.get(key) === queue) this.#queues.delete(key);
+      this.#report();
+    }
+  }
+
+  #observe(rows: number, padded: number, tokens: number, ms: number) {
+    const rate = tokens / Math.max(ms / 1000, 1e-6);
+    this.#tokensPerSecond = this.#tokensPerSecond === 0 ? rate : 0.8 * this.#tokensPerSecond + 0.2 * rate;
+    const m = this.#metrics;
+    if (!m) return;
+    m.batchSize.observe(rows);
+    m.batchTokens.observe(padded);
+    m.batchSeconds.observe(ms / 1000);
+    m.tokens.inc({}, tokens);
+    m.tokensPerSecond.set(rate);
+  }
+
+  #report() {
+    this.#metrics?.queueRequests.set(this.#waiting);
+    this.#metrics?.queueTokens.set(this.#waitingTokens);
   }
 }

@@ -1,9 +1,12 @@
 /**
  * The edge's model cache for serving: loads a model's HF folder from the blob store once (config.json,
  * model.safetensors, tokenizer.json, tokenizer_config.json → a core classifier of the config's family —
- * BERT, RoBERTa, ELECTRA or DistilBERT — + tokenizer), keeps the few
- * most recently used models, and shares one load between concurrent first requests. An evicted model's
- * weights are freed only after the requests using it finish.
+ * BERT, RoBERTa, ELECTRA or DistilBERT — + tokenizer) and keeps models in an LRU bounded by memory (parameter
+ * bytes: 4 per float32 parameter; the record's parameter count until the load tells the real size) and
+ * optionally by count. Concurrent first requests share one load; a cold model's first request waits for it.
+ * Pinned models (the ones deployments currently route to) are loaded in the background, are never evicted for
+ * space, and `ready()` is true only once all of them are loaded. An evicted model's weights are freed only
+ * after the requests using it finish.
  */
 import {
   prepareBackend,
@@ -14,6 +17,7 @@ import {
 import { loadSequenceClassifier } from "../../shared/core/model/load.ts";
 import type { BlobStore } from "../../shared/platform/types.ts";
 import type { ModelRecord } from "../../shared/schemas/resources.ts";
+import type { ServingMetrics } from "../metrics/serving_metrics.ts";
 
 export interface ServedModel {
   model: SequenceClassifier;
@@ -21,11 +25,26 @@ export interface ServedModel {
   labels: string[];
 }
 
+export interface ModelCacheOptions {
+  /** Parameter bytes the cache may hold (default 1 GiB). */
+  maxBytes?: number;
+  /** Most models held (default unbounded). */
+  maxModels?: number;
+  metrics?: ServingMetrics;
+}
+
 interface Entry {
+  key: string;
+  record: ModelRecord;
   loading: Promise<ServedModel>;
+  loaded: boolean;
+  bytes: number;
   users: number;
   evicted: boolean;
 }
+
+export const modelKey = (record: Pick<ModelRecord, "tenant" | "id">): string =>
+  `${record.tenant}.${record.id}`;
 
 async function readBlob(blobs: BlobStore, key: string): Promise<Uint8Array | null> {
   const body = await blobs.get(key);
@@ -33,7 +52,7 @@ async function readBlob(blobs: BlobStore, key: string): Promise<Uint8Array | nul
 }
 
 async function loadModel(blobs: BlobStore, record: ModelRecord): Promise<ServedModel> {
-  await prepareBackend(); // no-op once the process chose its backend (edge/server.ts does that at start)
+  await prepareBackend(); // no-op once the process chose its backend (app/server.ts does that at start)
   const read = async (name: string) => {
     const bytes = await readBlob(blobs, record.blob_prefix + name);
     if (bytes === null && name !== "tokenizer_config.json") {
@@ -54,30 +73,34 @@ async function loadModel(blobs: BlobStore, record: ModelRecord): Promise<ServedM
   return { model, tokenizer, labels };
 }
 
+function parameterBytes(served: ServedModel): number {
+  let total = 0;
+  for (const variable of served.model.params.values()) total += variable.size * 4;
+  return total;
+}
+
 function dispose(served: ServedModel) {
   for (const variable of served.model.params.values()) variable.dispose();
 }
 
 export class ModelCache {
   readonly #entries = new Map<string, Entry>();
+  readonly #pinned = new Map<string, ModelRecord>();
+  readonly #maxBytes: number;
+  readonly #maxModels: number;
+  readonly #metrics?: ServingMetrics;
 
-  constructor(private readonly blobs: BlobStore, private readonly capacity = 3) {}
+  /** `options` as a number: at most that many models (the older signature). */
+  constructor(private readonly blobs: BlobStore, options: number | ModelCacheOptions = {}) {
+    const o = typeof options === "number" ? { maxModels: options } : options;
+    this.#maxBytes = o.maxBytes ?? 1024 ** 3;
+    this.#maxModels = o.maxModels ?? Infinity;
+    this.#metrics = o.metrics;
+  }
 
   /** Runs `use` with the loaded model of `record`, loading it first if needed. */
   async use<T>(record: ModelRecord, use: (served: ServedModel) => Promise<T>): Promise<T> {
-    const key = `${record.tenant}.${record.id}`;
-    let entry = this.#entries.get(key);
-    if (entry) {
-      this.#entries.delete(key); // re-insert: most recently used last
-      this.#entries.set(key, entry);
-    } else {
-      entry = { loading: loadModel(this.blobs, record), users: 0, evicted: false };
-      this.#entries.set(key, entry);
-      entry.loading.catch(() => {
-        if (this.#entries.get(key) === entry) this.#entries.delete(key);
-      });
-      this.#evictOverflow();
-    }
+    const entry = this.#acquire(record);
     entry.users++;
     try {
       return await use(await entry.loading);
@@ -87,37 +110,126 @@ export class ModelCache {
     }
   }
 
+  /** Starts loading `record` in the background (no-op when cached); resolves when it is loaded. */
+  preload(record: ModelRecord): Promise<void> {
+    return this.#acquire(record, false).loading.then(() => {});
+  }
+
+  /** The models deployments route to now: loaded in the background and kept; replaces the previous set. */
+  pin(records: ModelRecord[]): void {
+    this.#pinned.clear();
+    for (const record of records) this.#pinned.set(modelKey(record), record);
+    for (const record of records) this.preload(record).catch(() => {});
+  }
+
+  /** True when every pinned model is loaded; retries pinned loads that failed. */
+  ready(): boolean {
+    let ready = true;
+    for (const [key, record] of this.#pinned) {
+      const entry = this.#entries.get(key);
+      if (!entry?.loaded) {
+        ready = false;
+        if (!entry) this.preload(record).catch(() => {});
+      }
+    }
+    return ready;
+  }
+
+  /** Whether `record`'s model is loaded (not merely loading). */
+  isLoaded(tenant: string, id: string): boolean {
+    return this.#entries.get(`${tenant}.${id}`)?.loaded === true;
+  }
+
   /** Forgets a model (after DELETE); frees it once unused. */
   evict(tenant: string, id: string): void {
     const key = `${tenant}.${id}`;
+    this.#pinned.delete(key);
     const entry = this.#entries.get(key);
     if (!entry) return;
-    this.#entries.delete(key);
-    this.#retire(entry);
+    this.#remove(entry);
   }
 
   /** Frees every cached model (process shutdown). */
   clear(): void {
-    for (const [key, entry] of this.#entries) {
-      this.#entries.delete(key);
-      this.#retire(entry);
-    }
+    for (const entry of [...this.#entries.values()]) this.#remove(entry, false);
   }
 
   get size(): number {
     return this.#entries.size;
   }
 
-  #retire(entry: Entry) {
-    entry.evicted = true;
-    if (entry.users === 0) entry.loading.then(dispose, () => {});
+  /** Parameter bytes held (loaded models at their real size, loading ones at their estimate). */
+  get bytes(): number {
+    let total = 0;
+    for (const entry of this.#entries.values()) total += entry.bytes;
+    return total;
   }
 
-  #evictOverflow() {
-    while (this.#entries.size > this.capacity) {
-      const [oldest, entry] = this.#entries.entries().next().value!;
-      this.#entries.delete(oldest);
-      this.#retire(entry);
+  /** Cached model ids, least recently used first. */
+  keys(): string[] {
+    return [...this.#entries.keys()];
+  }
+
+  #acquire(record: ModelRecord, touch = true): Entry {
+    const key = modelKey(record);
+    let entry = this.#entries.get(key);
+    if (entry) {
+      if (touch) {
+        this.#entries.delete(key); // re-insert: most recently used last
+        this.#entries.set(key, entry);
+        this.#metrics?.cacheHits.inc();
+      }
+      return entry;
     }
+    const started = performance.now();
+    const created: Entry = {
+      key,
+      record,
+      loading: loadModel(this.blobs, record),
+      loaded: false,
+      bytes: Math.max(0, record.parameters) * 4,
+      users: 0,
+      evicted: false,
+    };
+    entry = created;
+    this.#entries.set(key, created);
+    this.#metrics?.cacheLoads.inc();
+    created.loading.then((served) => {
+      created.loaded = true;
+      created.bytes = parameterBytes(served);
+      this.#metrics?.loadSeconds.observe((performance.now() - started) / 1000);
+      this.#evictOverflow(created);
+      this.#report();
+    }, () => {
+      this.#metrics?.cacheLoadFailures.inc();
+      if (this.#entries.get(key) === created) this.#entries.delete(key);
+      this.#report();
+    });
+    this.#evictOverflow(created);
+    this.#report();
+    return created;
+  }
+
+  #remove(entry: Entry, count = true) {
+    if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
+    entry.evicted = true;
+    if (count) this.#metrics?.cacheEvictions.inc();
+    if (entry.users === 0) entry.loading.then(dispose, () => {});
+    this.#report();
+  }
+
+  /** Evicts least recently used, unpinned models (never `keep`) until the bounds hold. */
+  #evictOverflow(keep: Entry) {
+    const over = () => this.bytes > this.#maxBytes || this.#entries.size > this.#maxModels;
+    for (const entry of [...this.#entries.values()]) {
+      if (!over()) break;
+      if (entry === keep || this.#pinned.has(entry.key)) continue;
+      this.#remove(entry);
+    }
+  }
+
+  #report() {
+    this.#metrics?.cacheBytes.set(this.bytes);
+    this.#metrics?.cacheModels.set(this.#entries.size);
   }
 }

@@ -7,8 +7,7 @@
 import {
   exportHfFolder,
   fineTuneSequenceClassifier,
-  loadBertForSequenceClassification,
-  parseBertConfig,
+  loadSequenceClassifier,
   readSafetensors,
 } from "../../shared/core/mod.ts";
 import { ApiError } from "../../shared/schemas/errors.ts";
@@ -19,14 +18,13 @@ export const textClassification: TaskRunner = {
   async run(ctx: TaskContext): Promise<TaskOutput> {
     const { job, platform } = ctx;
     const inputs = await loadJobInputs(platform.meta, platform.blobs, job);
-    const config = parseBertConfig(JSON.parse(fileText(inputs.baseModelFiles, "config.json")));
     const tokenizer = loadTokenizer(inputs.baseModelFiles);
     const weights = inputs.baseModelFiles.get("model.safetensors");
     if (!weights) {
       throw new ApiError(400, "invalid_file", `base model '${job.base_model}' has no model.safetensors`);
     }
-    const { model, initialized } = loadBertForSequenceClassification(
-      config,
+    const { model, initialized } = loadSequenceClassifier(
+      fileText(inputs.baseModelFiles, "config.json"),
       readSafetensors(weights),
       inputs.labels.length,
     );
@@ -36,6 +34,9 @@ export const textClassification: TaskRunner = {
           `${inputs.validation?.texts.length ?? 0}; labels: ${inputs.labels.join(", ")}; ` +
           `newly initialised: ${initialized.length} tensors`,
       );
+      // Off until the hyperparameters schema gains `load_best_model_at_end` (then: keep the best weights).
+      const loadBest =
+        (job.hyperparameters as { load_best_model_at_end?: boolean | null }).load_best_model_at_end === true;
       const result = await fineTuneSequenceClassifier({
         model,
         tokenizer,
@@ -44,7 +45,10 @@ export const textClassification: TaskRunner = {
         hyperparameters: job.hyperparameters,
         shouldStop: () => ctx.shouldStop(),
         onEvent: (event) => ctx.onTrainEvent(event),
-        resumable: ctx.resume,
+        resumable: {
+          ...ctx.resume,
+          loadBestModelAtEnd: loadBest,
+        },
       });
       return {
         status: result.status,
@@ -54,7 +58,9 @@ export const textClassification: TaskRunner = {
         parameters: model.parameterCount(),
         architecture: inputs.baseModel.architecture,
         baseModelName: inputs.baseModel.name,
-        metrics: result.metrics,
+        metrics: loadBest && result.best
+          ? { ...result.metrics, best_step: result.best.step }
+          : result.metrics,
       };
     } finally {
       model.dispose();

@@ -92,3 +92,5 @@ export {
 } from "./tokenizer/bpe_json.ts";
 export type { InputTemplate } from "./tokenizer/text_tokenizer.ts";
 export { prepareBackend, type PreparedBackend } from "./backend/prepare.ts";
+export { train, type TrainerInput, type TrainerResult, TrainerStateMismatchError } from "./train/trainer.ts";
+export { decodeTrainerState, encodeTrainerState, type TrainerState } from "./train/trainer_state.ts";

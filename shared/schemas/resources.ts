@@ -72,6 +72,9 @@ export const createJobRequest = z.object({
   hyperparameters: hyperparametersSchema.default(hyperparametersSchema.parse({})),
   /** Free-form suffix for the fine-tuned model's name. */
   suffix: z.string().max(64).optional(),
+  /** Capabilities a runner must advertise to take this job (e.g. ["gpu"]). */
+  requires: z.array(z.string().regex(/^[A-Za-z0-9-]{1,32}$/, "capabilities are 1-32 of A-Z a-z 0-9 -"))
+    .max(8).optional(),
 }).strict();
 export type CreateJobRequest = z.infer<typeof createJobRequest>;
 
@@ -88,6 +91,7 @@ export const jobRecord = z.object({
   columns: columnsSpec,
   hyperparameters: hyperparametersSchema,
   suffix: z.string().nullable(),
+  requires: z.array(z.string()).default([]),
   created_at: z.string(),
   started_at: z.string().nullable(),
   finished_at: z.string().nullable(),

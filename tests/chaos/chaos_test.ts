@@ -4,7 +4,8 @@
  * by another that resumes and produces the same learning rates, losses and final weights as an
  * uninterrupted run (same seed, dropout on); the same when the kill lands while a checkpoint upload is in
  * flight (the previous checkpoint survives intact); a nats-server restart mid-job still ends in the same
- * model; SIGTERM checkpoints and requeues the running job; a duplicate create/publish makes one job.
+ * model; SIGTERM checkpoints and requeues the running job; a cancel stops the job where it runs; a
+ * duplicate create/publish makes one job.
  */
 import assert from "node:assert/strict";
 import { servicesSkipped } from "../support/services.ts";
@@ -203,6 +204,19 @@ Deno.test({
         );
         assert.ok(logs.includes(`resumed from step ${saved[0]}`), JSON.stringify(logs));
         await assertLikeReference(done);
+      });
+
+      await t.step("a cancel stops the job on the runner that has it and drops its checkpoint", async () => {
+        spawn("runner-j", { RUNNER_CHECKPOINT_STEPS: "2" });
+        const job = await createJob();
+        await waitForEvent(world, job.id, (e) => e.type === "checkpoint" && e.data.step === 4);
+        await world.client.cancelJob(job.id);
+        const done = await waitForFinal(world, job.id);
+        await retireAll();
+        assert.equal(done.status, "cancelled");
+        const ran = stepTable(await eventsOf(world, job.id)).size;
+        assert.ok(ran < reference.steps.size, `stopped after ${ran} of ${reference.steps.size} steps`);
+        assert.equal(await world.platform.blobs.stat(checkpointBlobKey(job.id)), null, "checkpoint deleted");
       });
 
       await t.step("a duplicate create or publish makes one job", async () => {

@@ -5,7 +5,7 @@
  * events and read a finished job's weights. Every process uses the same short queue lease.
  */
 import { createPlatform, type ManagedPlatform } from "../../shared/platform/mod.ts";
-import { startServer } from "../../edge/server.ts";
+import { startServer } from "../../app/server.ts";
 import { EdgetuneClient } from "../../shared/client/mod.ts";
 import { readSafetensors } from "../../shared/core/checkpoint/safetensors.ts";
 import type { StoredEvent } from "../../shared/platform/types.ts";

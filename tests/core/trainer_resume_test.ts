@@ -71,6 +71,7 @@ async function run(
     stopAtCall?: number;
     resumeFrom?: TrainerState;
     everySteps?: number;
+    everySeconds?: number;
     modelSeed?: number;
     loadBest?: boolean;
   } = {},
@@ -92,7 +93,7 @@ async function run(
       resumable: {
         resumeFrom: options.resumeFrom,
         onCheckpoint: (state) => void saved.push(decodeTrainerState(encodeTrainerState(state))),
-        checkpointEvery: options.everySteps ? { steps: options.everySteps } : undefined,
+        checkpointEvery: { steps: options.everySteps, seconds: options.everySeconds },
         checkpointOnStop: () => true,
         loadBestModelAtEnd: options.loadBest,
       },
@@ -203,6 +204,13 @@ Deno.test("periodic checkpoints every N steps continue exactly", async () => {
   const resumed = await run(BASE, { resumeFrom: withCheckpoints.saved[1], modelSeed: 7 });
   assert.deepEqual([...losses(full).slice(0, 8), ...losses(resumed)], losses(full));
   assertSameWeights(resumed.weights, full.weights);
+  const everyBoundary = await run(BASE, { everySeconds: 1e-9 });
+  const boundaries = Array.from({ length: full.steps.length - 1 }, (_, i) => i + 1);
+  assert.deepEqual(
+    everyBoundary.saved.map((s) => s.step),
+    boundaries,
+    "a due time checkpoints every step but the last",
+  );
 });
 
 Deno.test("a state saved for other data or another plan is refused", async () => {

@@ -84,9 +84,13 @@ Deno.test({
     assert.ok((await points("loss")) > first, "the loss chart grows while the job trains");
     assert.ok((await points("lr")) > 0, "the learning-rate chart has points");
     await page.waitForSelector("[data-testid=status]:has-text('running')");
-    await page.waitForFunction(`/\\d/.test(document.querySelector("[data-testid=eta]")?.textContent ?? "")`, null, {
-      timeout: 30_000,
-    });
+    await page.waitForFunction(
+      `/\\d/.test(document.querySelector("[data-testid=eta]")?.textContent ?? "")`,
+      null,
+      {
+        timeout: 30_000,
+      },
+    );
     await page.screenshot({ path: new URL("dashboard.png", ARTIFACTS).pathname, fullPage: true });
 
     await page.click("[data-testid=cancel]");

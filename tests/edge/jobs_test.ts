@@ -47,7 +47,7 @@ Deno.test("creating a job stores a queued record, a status event and one queue m
     assert.deepEqual(events.map((e) => [e.seq, e.type, e.data]), [[1, "status", { status: "queued" }]]);
     assert.equal(await h.platform.queue.depth(), 1);
     const delivery = await h.platform.queue.take({ signal: AbortSignal.timeout(2000) });
-    assert.deepEqual(delivery?.message, { tenant: "tenant-a", jobId: job.id });
+    assert.deepEqual(delivery?.message, { tenant: "tenant-a", jobId: job.id, requires: [] });
     await delivery?.ack();
   } finally {
     await h.close();

@@ -223,7 +223,12 @@ Deno.test("bad model folders are refused before anything is stored", async () =>
     })();
     const cases: [Record<string, Uint8Array | string>, number, string, RegExp][] = [
       [{ ...files, "config.json": "{not json" }, 400, "invalid_file", /config.json is not valid JSON/],
-      [{ ...files, "config.json": '{"model_type":"gpt2"}' }, 400, "invalid_file", /model_type 'gpt2' \(supported: bert, roberta, electra, distilbert\)/],
+      [
+        { ...files, "config.json": '{"model_type":"gpt2"}' },
+        400,
+        "invalid_file",
+        /model_type 'gpt2' \(supported: bert, roberta, electra, distilbert\)/,
+      ],
       [{ ...files, "model.safetensors": otherShape }, 400, "invalid_file", /does not fit config.json/],
       [{ ...files, "model.safetensors": new Uint8Array([1, 2, 3]) }, 400, "invalid_file", /safetensors/],
       [

@@ -6,6 +6,7 @@
  * the services have the shape the docs promise (JetStream on a volume, health checks, scalable CPU runners,
  * a GPU runner under a profile with an NVIDIA reservation, pinned images).
  */
+import { parseRunnerSettings } from "../../runner/settings.ts";
 import assert from "node:assert/strict";
 import { parsePlatformConfig } from "../../shared/platform/config.ts";
 import {
@@ -14,6 +15,7 @@ import {
   dockerCompose,
   envReadsIn,
   interpolatedNames,
+  namesLookedUpBy,
   parseCompose,
   platformSchemaNames,
   readCompose,
@@ -25,8 +27,10 @@ const difference = (a: Iterable<string>, b: Set<string>) => [...a].filter((x) =>
 
 /** Every setting the app reads: the schema's names and the env reads in edge/ and runner/. */
 async function appSettings(): Promise<Set<string>> {
-  const reads = await envReadsIn(["edge", "runner"]);
-  return new Set([...platformSchemaNames(), ...reads.keys()]);
+  const reads = await envReadsIn(["app", "edge", "runner"]);
+  const names = [...platformSchemaNames(), ...namesLookedUpBy(parseRunnerSettings), ...reads.keys()];
+  // RUNNER_TEST_* knobs exist for the chaos tests only; deployments never set them.
+  return new Set(names.filter((name) => !name.startsWith("RUNNER_TEST_")));
 }
 
 Deno.test("docker-compose config -q accepts compose.yaml with .env.example, with and without the gpu profile", async () => {

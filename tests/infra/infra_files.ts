@@ -19,6 +19,11 @@ export const COMPOSE_OWN_PREFIX = "COMPOSE_";
  * records which variables `parsePlatformConfig` reads from its env argument (it looks up every schema key).
  */
 export function platformSchemaNames(): Set<string> {
+  return namesLookedUpBy(parsePlatformConfig);
+}
+
+/** The variables a settings parser looks up in its env argument (runner/settings.ts works the same way). */
+export function namesLookedUpBy(parse: (env: Record<string, string | undefined>) => unknown): Set<string> {
   const seen = new Set<string>();
   const recorder = new Proxy({} as Record<string, string | undefined>, {
     get(_target, property) {
@@ -27,7 +32,7 @@ export function platformSchemaNames(): Set<string> {
     },
   });
   try {
-    parsePlatformConfig(recorder);
+    parse(recorder);
   } catch { /* an empty environment may be valid or not; only the lookups matter */ }
   return new Set([...seen].filter((name) => /^[A-Z][A-Z0-9_]*$/.test(name)));
 }

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { createEmbeddedPlatform } from "../../shared/platform/mod.ts";
 import type { Platform, StoredEvent } from "../../shared/platform/types.ts";
-import { startServer } from "../../edge/server.ts";
+import { startServer } from "../../app/server.ts";
 import { EdgetuneClient } from "../../shared/client/mod.ts";
 import { checkpointKey, JobCheckpoints } from "../../runner/checkpoints.ts";
 import { type RunnerRecord, startRunner } from "../../runner/worker.ts";
@@ -102,8 +102,8 @@ Deno.test("shutdown checkpoints and requeues the running job; another runner res
       tokenizer: { dataset: dataset.id, column: "text", vocab_size: 150, lowercase: true },
       seed: 1,
     });
-    const spec = {
-      task: "text-classification" as const,
+    const spec: Record<string, unknown> = {
+      task: "text-classification",
       base_model: base.id,
       training_dataset: dataset.id,
       validation_split: 0.25,

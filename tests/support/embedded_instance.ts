@@ -4,7 +4,7 @@
  * Tests talk to it over real HTTP exactly as users do.
  */
 import { createEmbeddedPlatform } from "../../shared/platform/mod.ts";
-import { startServer } from "../../edge/server.ts";
+import { startServer } from "../../app/server.ts";
 import { EdgetuneClient } from "../../shared/client/mod.ts";
 
 export const TENANT_A_KEY = "test-key-tenant-a-0000000000";

@@ -10,7 +10,7 @@ import { ApiError } from "../../schemas/errors.ts";
 import type { Hyperparameters } from "../../schemas/hyperparameters.ts";
 import { crossEntropy, evaluateClassifier, type TokenizedRow } from "../eval/evaluate.ts";
 import { batchTensors } from "../infer.ts";
-import type { BertForSequenceClassification, DropoutRates } from "../model/bert.ts";
+import type { DropoutRates, SequenceClassifier } from "../model/classifier.ts";
 import type { TextTokenizer } from "../tokenizer/text_tokenizer.ts";
 import type { TrainingTask } from "./task.ts";
 import { train, type TrainerInput, type TrainEvent } from "./trainer.ts";
@@ -25,7 +25,7 @@ export interface LabelledTexts {
 }
 
 export interface FineTuneInput {
-  model: BertForSequenceClassification;
+  model: SequenceClassifier;
   tokenizer: TextTokenizer;
   train: LabelledTexts;
   validation: LabelledTexts | null;
@@ -56,13 +56,14 @@ export interface ClassifierExample {
 
 /** The BERT sequence classifier as a TrainingTask. */
 export function classifierTask(
-  model: BertForSequenceClassification,
+  model: SequenceClassifier,
   tokenizer: TextTokenizer,
   dropout: DropoutRates,
 ): TrainingTask<ClassifierExample> {
   return {
-    params: model.params,
-    numLayers: model.config.num_hidden_layers,
+    // Fixed tensors (DistilBERT's sinusoidal positions) are parameters of the checkpoint, never trained.
+    params: new Map([...model.params].filter(([name]) => !model.fixedParams.has(name))),
+    numLayers: model.numLayers,
     loss(examples, { training, seed, labelSmoothing }) {
       const encoded = tokenizer.collate(examples.map((e) => e.row));
       return tf.tidy(() => {
@@ -132,7 +133,7 @@ export async function fineTuneSequenceClassifier(input: FineTuneInput): Promise<
       `the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${model.config.vocab_size}`,
     );
   }
-  const maxLength = Math.min(hp.max_seq_length, model.config.max_position_embeddings);
+  const maxLength = Math.min(hp.max_seq_length, model.maxSequenceLength);
   const examples = (data: LabelledTexts): ClassifierExample[] =>
     tokenizeAll(tokenizer, data, maxLength).map((row, i) => ({ row, label: data.labels[i] }));
   const dropout = {

@@ -74,6 +74,8 @@ export const optimizationFields = {
   /** Stop after this many evaluations without improvement; null = never stop early. */
   early_stopping_patience: z.number().int().min(1).max(10_000).nullable().default(null),
   early_stopping_threshold: z.number().min(0).default(0),
+  /** Keep the weights of the best evaluation (by metric_for_best_model) as the fine-tuned model (as HF). */
+  load_best_model_at_end: z.boolean().default(false),
 
   /** Layer-wise LR decay: top encoder layer and head at learning_rate, each layer below × this. 1 = off. */
   layer_lr_decay: z.number().gt(0).max(1).default(1),

@@ -1,11 +1,12 @@
 /**
- * Starts one serving process around a platform: the Hono app on a port (0 = any free port), plus optionally
- * an in-process runner. `deno task start`, the demo and the end-to-end tests all start edgetune through this,
+ * The composition root of one edgetune process: the edge's Hono app on a port (0 = any free port) plus,
+ * optionally, an in-process runner, around one platform. It lives outside edge/ and runner/ so that neither
+ * imports the other. `deno task start`, the demo and the end-to-end tests all start edgetune through this,
  * so what the tests exercise is what users run. `stop()` closes the listener, stops the runner and, when
- * asked, the platform.
+ * asked, the platform; `shutdown()` (SIGTERM) lets the runner checkpoint and release its jobs first.
  */
-import { createApp } from "./app.ts";
-import { startRunner } from "../runner/worker.ts";
+import { createApp } from "../edge/app.ts";
+import { type RunnerOptions, startRunner } from "../runner/worker.ts";
 import { prepareBackend } from "../shared/core/backend/prepare.ts";
 import type { Platform } from "../shared/platform/types.ts";
 
@@ -20,6 +21,8 @@ export interface ServerOptions {
   /** false: no native kernels on wasm (EDGETUNE_NATIVE=off). */
   nativeKernels?: boolean;
   runnerCapabilities?: string[];
+  /** The rest of the in-process runner's settings (checkpoints, lease extension; runner/settings.ts). */
+  runnerOptions?: Omit<RunnerOptions, "platform">;
   quiet?: boolean;
   /** Log one JSON line per request. */
   accessLog?: boolean;
@@ -31,11 +34,14 @@ export interface RunningServer {
   /** The tfjs backend this process computes on. */
   backend: string;
   stop(options?: { closePlatform?: boolean }): Promise<void>;
+  /** SIGTERM: stop listening; the runner checkpoints its running jobs and puts them back on the queue. */
+  shutdown(): Promise<void>;
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const log = options.quiet ? () => {} : (message: string) => console.log(`[runner] ${message}`);
   const runner = options.runner === false ? null : await startRunner({
+    ...options.runnerOptions,
     platform: options.platform,
     backendPreference: options.backendPreference,
     nativeKernels: options.nativeKernels,
@@ -67,6 +73,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await server.shutdown();
       await runner?.stop();
       if (closePlatform) await options.platform.close();
+    },
+    async shutdown() {
+      await server.shutdown();
+      await runner?.shutdown();
+      await options.platform.close();
     },
   };
 }
