@@ -70,14 +70,15 @@ try {
     `4. fine-tuned model ${finished.fine_tuned_model}; held-out metrics ${JSON.stringify(finished.metrics)}`,
   );
 
+  // Combinations of subjects and phrases that do not occur in the training file.
   const unseen = [
-    "The tripod is excellent and feels sturdy. Highly recommended!",
-    "The speaker broke after two days. Very disappointed.",
-    "Shipping was fast and the blanket is wonderful.",
-    "This kettle is useless and slow. I want a refund.",
+    "The desk lamp is brilliant. Love it.",
+    "The headphones stopped working after a week. Avoid it.",
+    "The mattress feels sturdy and well made.",
+    "The app is slow and unreliable. One star.",
   ];
   const predictions = await client.predict(finished.fine_tuned_model!, unseen) as LabelScore[][];
-  console.log("5. predictions for reviews the model has not seen:");
+  console.log("5. predictions for reviews that are not in the training file:");
   unseen.forEach((text, i) => {
     const [best] = predictions[i];
     console.log(`   ${best.label.padEnd(8)} ${best.score.toFixed(3)}  ${text}`);
