@@ -15,6 +15,14 @@ const benchmarks: Record<
     describe: "training step speed: edgetune vs PyTorch on this CPU, same model and batches",
     load: () => import("./train.ts"),
   },
+  pretrain: {
+    describe: "masked-lm pre-training then fine-tuning (SST-2, TREC) vs the same recipe from random init",
+    load: () => import("./pretrain.ts"),
+  },
+  queue: {
+    describe: "distributed platform: enqueue → running latency, S3 throughput, 1 vs 2 runner processes",
+    load: () => import("./queue.ts"),
+  },
 };
 
 const [first, ...rest] = Deno.args;

@@ -9,8 +9,8 @@ import {
   BERT_DEFAULTS,
   classifyTexts,
   fineTuneSequenceClassifier,
-  initBackend,
   initBertForSequenceClassification,
+  prepareBackend,
   TextTokenizer,
 } from "../shared/core/mod.ts";
 import { hyperparametersSchema } from "../shared/schemas/hyperparameters.ts";
@@ -34,7 +34,10 @@ function option(args: string[], name: string, fallback: number): number {
 }
 
 export async function run(args: string[]): Promise<void> {
-  const backend = await initBackend(Deno.env.get("EDGETUNE_BACKEND"));
+  const backend = await prepareBackend({
+    preference: Deno.env.get("EDGETUNE_BACKEND"),
+    native: Deno.env.get("EDGETUNE_NATIVE") !== "off",
+  });
   const trainRows = option(args, "train-rows", 4000);
   const epochs = option(args, "epochs", 2);
   const train = await readLabelledTsv("sst2_train_8k.tsv", "sentence", "label");
@@ -84,7 +87,7 @@ export async function run(args: string[]): Promise<void> {
   model.dispose();
 
   console.log(
-    `backend ${backend.name}; model: BERT 2x128, vocab ${tokenizer.vocabSize} learned from SST-2 train`,
+    `backend ${backend.label}; model: BERT 2x128, vocab ${tokenizer.vocabSize} learned from SST-2 train`,
   );
   console.log(
     `train ${trainRows} rows x ${epochs} epochs in ${seconds.toFixed(1)} s (${
