@@ -55,7 +55,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     platform: options.platform,
     apiKeys: options.apiKeys,
     readiness: () => Promise.resolve(true),
-  }, { accessLog: options.accessLog ? (entry) => console.log(JSON.stringify(entry)) : undefined });
+  }, {
+    accessLog: options.accessLog ? (entry) => console.log(JSON.stringify(entry)) : undefined,
+    preloadDeployments: true,
+  });
   const hostname = options.hostname ?? "127.0.0.1";
   const { promise: listening, resolve } = Promise.withResolvers<number>();
   const server = Deno.serve({

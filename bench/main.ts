@@ -15,6 +15,11 @@ const benchmarks: Record<
     describe: "training step speed: edgetune vs PyTorch on this CPU, same model and batches",
     load: () => import("./train.ts"),
   },
+  serve: {
+    describe:
+      "serving: predictions/s and latency vs PyTorch eager (same model, same batching), 200-client load",
+    load: () => import("./serve.ts"),
+  },
   pretrain: {
     describe: "masked-lm pre-training then fine-tuning (SST-2, TREC) vs the same recipe from random init",
     load: () => import("./pretrain.ts"),

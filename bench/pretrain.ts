@@ -9,7 +9,7 @@
  * with the majority class, the MLM held-out perplexity / masked-token accuracy before and after pre-training,
  * and training examples/s with the backend label.
  * Options: --pretrain-epochs N (default 6), --block N (pre-training sequence length, default 64),
- * --pretrain-lr X (default 2e-3), --pretrain-dropout X (default 0), --train-rows N (SST-2 subset, default
+ * --pretrain-lr X (default 1e-3), --pretrain-dropout X (default 0), --train-rows N (SST-2 subset, default
  * 4000), --epochs N (fine-tuning, default 3), --layers N (default 4), --hidden N (default 128), --quick (a
  * minutes-long smoke run).
  */
@@ -134,7 +134,7 @@ export async function run(args: string[]): Promise<void> {
   const layers = option(args, "layers", quick ? 2 : 4);
   const hidden = option(args, "hidden", 128);
   const block = option(args, "block", 64);
-  const pretrainLr = option(args, "pretrain-lr", 2e-3);
+  const pretrainLr = option(args, "pretrain-lr", 1e-3);
   const pretrainDropout = option(args, "pretrain-dropout", 0);
   const progress = (message: string) => console.error(`[pretrain bench] ${message}`);
 

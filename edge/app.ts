@@ -1,8 +1,9 @@
 /**
  * The edge HTTP API as a Hono app, built from its dependencies (platform seams, API keys, limits, readiness
  * probe) so tests can run it in memory with `app.request(...)` and edge/main.ts can serve it. Unauthenticated
- * probes at /healthz and /readyz; everything under /v1 needs a bearer API key and sees only its tenant's
- * resources. Errors of every kind leave as `{error:{code,message,details}}`.
+ * probes at /healthz and /readyz (ready also needs every deployed model loaded), Prometheus metrics at
+ * /metrics (see edge/routes/metrics.ts); everything under /v1 needs a bearer API key and sees only its
+ * tenant's resources. Errors of every kind leave as `{error:{code,message,details}}`.
  */
 import { Hono } from "hono";
 import { type AppDeps, DEFAULT_LIMITS, type EdgeEnv, type EdgeLimits } from "./deps.ts";
@@ -28,6 +29,8 @@ export type { AccessLogEntry } from "./middleware/access_log/index.ts";
 export interface AppOptions {
   /** Most models kept loaded for predict (default: bounded by SERVE_CACHE_MB only). */
   modelCacheSize?: number;
+  /** Start loading every deployed model at once (the server does; default: at the first /readyz probe). */
+  preloadDeployments?: boolean;
   /** Serving settings over the environment's (SERVE_*, EDGETUNE_METRICS_TOKEN); see edge/serving/settings.ts. */
   serving?: Partial<ServeSettings>;
   /** SSE heartbeat period (default 15 s). */
@@ -44,6 +47,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<EdgeEnv
   const settings = { ...serveSettingsFromEnv(processEnv()), ...options.serving };
   const serving = createServing(deps.platform, settings, options.modelCacheSize);
   const readiness = deps.readiness ?? (() => Promise.resolve(true));
+  if (options.preloadDeployments) void serving.ready();
   const app = new Hono<EdgeEnv>();
   app.onError(errorHandler(options.logError));
   app.notFound(notFoundRoute);

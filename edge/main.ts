@@ -36,6 +36,7 @@ const backend = await prepareBackend({
   native: env.EDGETUNE_NATIVE !== "off",
 });
 const app = createApp({ platform, apiKeys: keys.apiKeys, readiness: () => Promise.resolve(true) }, {
+  preloadDeployments: true,
   accessLog: env.EDGETUNE_ACCESS_LOG === "off" ? undefined : (entry) => console.log(JSON.stringify(entry)),
 });
 const server = Deno.serve({

@@ -116,6 +116,7 @@ export function deploymentRoutes(platform: Platform, limits: EdgeLimits, serving
       record.previous = record.previous.slice(-MAX_PREVIOUS);
       try {
         const saved = await meta.update("deployments", current.key, record, current.revision);
+        serving.records.set("deployments", saved);
         await serving.refreshPins().catch(() => {});
         return c.json(publicDeployment(saved.value));
       } catch (error) {
@@ -156,7 +157,10 @@ export function deploymentRoutes(platform: Platform, limits: EdgeLimits, serving
       updated_at: at,
     };
     try {
-      await meta.create("deployments", recordKey(tenant, body.name), record);
+      serving.records.set(
+        "deployments",
+        await meta.create("deployments", recordKey(tenant, body.name), record),
+      );
     } catch (error) {
       if (error instanceof ConflictError) {
         throw new ApiError(
@@ -206,6 +210,7 @@ export function deploymentRoutes(platform: Platform, limits: EdgeLimits, serving
           : canary === 0
           ? { [stable]: 100 }
           : { [stable]: 100 - canary, [version]: canary };
+        await checkTraffic(tenant, record, record.traffic); // the version kept beside a canary must still exist
         record.previous.push(before);
         return { action: "update", version, model: model.id, traffic_after: record.traffic };
       }
@@ -257,6 +262,7 @@ export function deploymentRoutes(platform: Platform, limits: EdgeLimits, serving
     const record = await getDeployment(tenant, c.req.param("name"));
     try {
       await meta.delete("deployments", record.key, record.revision);
+      serving.records.forget("deployments", record.key);
     } catch (error) {
       if (error instanceof ConflictError) {
         throw new ApiError(
@@ -278,8 +284,12 @@ export function deploymentRoutes(platform: Platform, limits: EdgeLimits, serving
     let inputs = 0;
     let model = "";
     let deployment = "";
-    return measured(serving, () => ({ tenant, deployment, model }), async () => {
-      const record = (await getDeployment(tenant, name)).value;
+    return measured(serving, () => ({ tenant, deployment, model }), async (arrival) => {
+      const cached = NAME.test(name)
+        ? await serving.records.get<DeploymentRecord>("deployments", recordKey(tenant, name))
+        : null;
+      if (cached === null) throw notFound("deployment", name);
+      const record = cached.value;
       deployment = record.name;
       const body = await readJsonBody(c, predictSchema, MAX_PREDICT_BODY_BYTES);
       inputs = typeof body.inputs === "string" ? 1 : body.inputs.length;
@@ -287,7 +297,7 @@ export function deploymentRoutes(platform: Platform, limits: EdgeLimits, serving
       const version = pickVersion(record.name, record.traffic, key);
       const modelId = record.versions.find((v) => v.version === version)?.model ?? "";
       model = modelId;
-      const found = await meta.get<ModelRecord>("models", recordKey(tenant, modelId));
+      const found = await serving.records.get<ModelRecord>("models", recordKey(tenant, modelId));
       if (found === null) {
         throw new ApiError(
           409,
@@ -302,7 +312,7 @@ export function deploymentRoutes(platform: Platform, limits: EdgeLimits, serving
       c.header("x-edgetune-deployment", record.name);
       c.header("x-edgetune-deployment-version", String(version));
       const { request_key: _key, ...predictBody } = body;
-      return await servePrediction(c, serving, found.value, predictBody, started);
+      return await servePrediction(c, serving, found.value, predictBody, started, arrival);
     }, () => inputs);
   });
 

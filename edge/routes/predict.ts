@@ -10,11 +10,11 @@
 import { type Context, Hono } from "hono";
 import { z } from "zod";
 import type { Platform } from "../../shared/platform/types.ts";
-import { ApiError } from "../../shared/schemas/errors.ts";
-import type { ModelRecord } from "../../shared/schemas/resources.ts";
+import { ApiError, notFound } from "../../shared/schemas/errors.ts";
+import { idPattern, type ModelRecord } from "../../shared/schemas/resources.ts";
 import type { EdgeEnv, EdgeLimits } from "../deps.ts";
-import { getOwned, readJsonBody } from "../http.ts";
-import { OverloadedError } from "../serving/batcher.ts";
+import { readJsonBody, recordKey } from "../http.ts";
+import { type Arrival, OverloadedError } from "../serving/batcher.ts";
 import type { Serving } from "../serving/runtime.ts";
 
 export const MAX_PREDICT_INPUTS = 256;
@@ -71,6 +71,7 @@ export async function servePrediction(
   model: ModelRecord,
   body: PredictBody,
   started: number,
+  arrival?: Arrival,
 ): Promise<Response> {
   const texts = typeof body.inputs === "string" ? [body.inputs] : body.inputs;
   const topK = body.top_k ?? body.parameters?.top_k;
@@ -78,7 +79,7 @@ export async function servePrediction(
   const maxLength = Math.min(body.parameters?.max_length ?? maxPositions, maxPositions);
   let result;
   try {
-    result = await serving.batcher.predict(model, texts, maxLength);
+    result = await serving.batcher.predict(model, texts, maxLength, arrival);
   } catch (error) {
     if (error instanceof OverloadedError) c.header("Retry-After", String(error.retryAfterSeconds));
     throw error;
@@ -93,17 +94,21 @@ export async function servePrediction(
   return c.json(typeof body.inputs === "string" ? ranked[0] : ranked);
 }
 
-/** Counts a predict request (and its error) and observes its latency, whatever the outcome. */
+/**
+ * Counts a predict request (and its error) and observes its latency, whatever the outcome; announces it to
+ * the batcher from the start (so a forming batch waits for it) until it is queued or fails.
+ */
 export async function measured(
   serving: Serving,
   labels: () => { tenant: string; deployment: string; model: string },
-  handle: () => Promise<Response>,
+  handle: (arrival: Arrival) => Promise<Response>,
   inputs: () => number,
 ): Promise<Response> {
   const started = performance.now();
   const m = serving.metrics;
+  const arrival = serving.batcher.arrive();
   try {
-    const response = await handle();
+    const response = await handle(arrival);
     const l = labels();
     m.requests.inc({ ...l, code: String(response.status) });
     m.inputs.inc({ tenant: l.tenant, deployment: l.deployment }, inputs());
@@ -117,10 +122,12 @@ export async function measured(
     m.errors.inc({ tenant: l.tenant, deployment: l.deployment, code });
     m.latency.observe((performance.now() - started) / 1000, { tenant: l.tenant, deployment: l.deployment });
     throw error;
+  } finally {
+    arrival.release();
   }
 }
 
-export function predictRoutes(platform: Platform, limits: EdgeLimits, serving: Serving): Hono<EdgeEnv> {
+export function predictRoutes(_platform: Platform, limits: EdgeLimits, serving: Serving): Hono<EdgeEnv> {
   const app = new Hono<EdgeEnv>();
   const schema = predictRequest(limits.maxFieldChars);
 
@@ -128,19 +135,18 @@ export function predictRoutes(platform: Platform, limits: EdgeLimits, serving: S
     const started = performance.now();
     let inputs = 0;
     let model = "";
-    return measured(serving, () => ({ tenant: c.get("tenant"), deployment: "", model }), async () => {
-      const record = await getOwned<ModelRecord>(
-        platform.meta,
-        "models",
-        c.get("tenant"),
-        c.req.param("id"),
-        "model",
-      );
+    return measured(serving, () => ({ tenant: c.get("tenant"), deployment: "", model }), async (arrival) => {
+      const id = c.req.param("id");
+      const found = idPattern.test(id)
+        ? await serving.records.get<ModelRecord>("models", recordKey(c.get("tenant"), id))
+        : null;
+      if (found === null) throw notFound("model", id);
+      const record = found;
       model = record.value.id;
       assertClassifier(record.value);
       const body = await readJsonBody(c, schema, MAX_PREDICT_BODY_BYTES);
       inputs = typeof body.inputs === "string" ? 1 : body.inputs.length;
-      return await servePrediction(c, serving, record.value, body, started);
+      return await servePrediction(c, serving, record.value, body, started, arrival);
     }, () => inputs);
   });
 

@@ -1,12 +1,14 @@
 /**
  * Dynamic batching for predictions. Each request is tokenized on arrival (its own max length applied), then its
  * rows wait in its model's queue. A micro-batch is formed from one model's queue only — never mixing models —
- * taking rows first-in first-out while the padded size (rows × longest row) stays within the token budget; it
- * runs as soon as the budget is reached or the oldest waiting request has waited the maximum queue delay. One
- * batch computes at a time (inference is CPU-bound on the event loop), so requests that arrive meanwhile join
- * the next one. Each caller gets the probabilities of its own rows in its own order, with its queue,
- * tokenization and inference times. Past `maxQueue` waiting requests a new request is refused with a 429
- * (`OverloadedError`, carrying a Retry-After estimate) instead of waiting into a timeout.
+ * taking rows first-in first-out while their tokens stay within the token budget, and runs as length-sorted
+ * forward passes of similar lengths (each padded to its own longest row, never past the budget). A batch runs
+ * when the budget is reached, when the oldest request has waited the maximum queue delay, or — when callers
+ * announce arrivals — as soon as no other request is on its way. One batch computes at a time (inference is
+ * CPU-bound on the event loop), so requests that arrive meanwhile join the next one. Each caller gets the
+ * probabilities of its own rows in its own order, with its queue, tokenization and inference times. Past
+ * `maxQueue` waiting requests a new request is refused with a 429 (`OverloadedError`, carrying a Retry-After
+ * estimate) instead of waiting into a timeout.
  */
 import * as tf from "@tensorflow/tfjs";
 import { logitsOf } from "../../shared/core/mod.ts";
@@ -16,7 +18,7 @@ import type { ServingMetrics } from "../metrics/serving_metrics.ts";
 import { type ModelCache, modelKey, type ServedModel } from "./model_cache.ts";
 
 export interface BatcherOptions {
-  /** Padded tokens per micro-batch (default 8192). */
+  /** Tokens per micro-batch, and padded tokens per forward pass (default 8192). */
   maxBatchTokens?: number;
   /** Longest wait of the oldest request before its batch runs (default 2 ms). */
   maxQueueDelayMs?: number;
@@ -24,6 +26,11 @@ export interface BatcherOptions {
   windowMs?: number;
   /** Waiting requests (all models) past which new ones are refused with 429 (default 1024). */
   maxQueue?: number;
+  /**
+   * Callers announce requests with arrive(): a batch waits the queue delay only while some are on their way,
+   * and runs at once otherwise (no added latency when idle). Off: every batch waits the delay for company.
+   */
+  trackArrivals?: boolean;
   metrics?: ServingMetrics;
 }
 
@@ -31,6 +38,11 @@ export interface PredictTimings {
   queueMs: number;
   tokenizeMs: number;
   inferenceMs: number;
+}
+
+/** A request that reached a predict handler but is not queued yet; release it once queued or failed. */
+export interface Arrival {
+  release(): void;
 }
 
 export interface PredictResult {
@@ -55,6 +67,12 @@ interface Row {
   typeIds: number[];
 }
 
+interface Taken {
+  pending: Pending;
+  index: number;
+  length: number;
+}
+
 interface Pending {
   served: ServedModel;
   rows: Row[];
@@ -75,17 +93,21 @@ export class PredictBatcher {
   readonly #maxDelayMs: number;
   readonly #maxQueue: number;
   readonly #metrics?: ServingMetrics;
+  readonly #trackArrivals: boolean;
   #waiting = 0;
   #waitingTokens = 0;
   #running = false;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #tokensPerSecond = 0;
+  #arriving = 0;
+  #freeSince = 0;
 
   constructor(private readonly cache: ModelCache, options: BatcherOptions = {}) {
     this.#maxBatchTokens = options.maxBatchTokens ?? 8192;
     this.#maxDelayMs = options.maxQueueDelayMs ?? options.windowMs ?? 2;
     this.#maxQueue = options.maxQueue ?? 1024;
     this.#metrics = options.metrics;
+    this.#trackArrivals = options.trackArrivals ?? false;
   }
 
   /** Requests waiting for (the rest of) their rows to be scheduled. */
@@ -98,9 +120,36 @@ export class PredictBatcher {
     return (await this.predict(record, texts, maxLength)).probabilities;
   }
 
+  /**
+   * Marks a request as on its way (body being read, model being looked up): while any are, a batch that is
+   * not full waits up to the queue delay for them; with none on the way a lone request runs at once.
+   */
+  arrive(): Arrival {
+    this.#arriving++;
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#arriving--;
+        if (this.#arriving === 0 && !this.#running && this.#queues.size > 0) this.#schedule();
+      },
+    };
+  }
+
   /** Probabilities, token count and timings for `texts`; throws OverloadedError when the queue is full. */
-  async predict(record: ModelRecord, texts: string[], maxLength: number): Promise<PredictResult> {
-    this.#admit();
+  async predict(
+    record: ModelRecord,
+    texts: string[],
+    maxLength: number,
+    arrival?: Arrival,
+  ): Promise<PredictResult> {
+    try {
+      this.#admit();
+    } catch (error) {
+      arrival?.release();
+      throw error;
+    }
     return await this.cache.use(record, async (served) => {
       const started = performance.now();
       const limit = Math.min(maxLength, served.model.maxSequenceLength);
@@ -110,12 +159,9 @@ export class PredictBatcher {
       const tokenizeMs = performance.now() - started;
       this.#admit();
       const tokens = rows.reduce((sum, row) => sum + row.ids.length, 0);
-      const { probabilities, queueMs, inferenceMs } = await this.#enqueue(
-        modelKey(record),
-        served,
-        rows,
-        tokens,
-      );
+      const queued = this.#enqueue(modelKey(record), served, rows, tokens);
+      arrival?.release();
+      const { probabilities, queueMs, inferenceMs } = await queued;
       return { probabilities, tokens, timings: { queueMs, tokenizeMs, inferenceMs } };
     });
   }
@@ -168,9 +214,11 @@ export class PredictBatcher {
     }
     if (!chosen) return;
     const [key, queue] = chosen;
-    const waited = performance.now() - queue[0].enqueuedAt;
-    const full = this.#paddedTokensWaiting(queue) >= this.#maxBatchTokens;
-    if (!full && waited < this.#maxDelayMs) {
+    // The delay counts from when the request could have run: its arrival or the end of the last batch.
+    const waited = performance.now() - Math.max(queue[0].enqueuedAt, this.#freeSince);
+    const full = this.#tokensWaiting(queue) >= this.#maxBatchTokens;
+    const companyComing = !this.#trackArrivals || this.#arriving > 0;
+    if (!full && waited < this.#maxDelayMs && companyComing) {
       this.#timer = setTimeout(() => {
         this.#timer = null;
         this.#schedule();
@@ -182,34 +230,37 @@ export class PredictBatcher {
       // Let requests that arrived during the batch be parsed and queued before the next batch forms.
       setTimeout(() => {
         this.#running = false;
+        this.#freeSince = performance.now();
         this.#schedule();
       }, 0);
     });
   }
 
-  #paddedTokensWaiting(queue: Pending[]): number {
-    let rows = 0;
-    let longest = 0;
+  #tokensWaiting(queue: Pending[]): number {
+    let tokens = 0;
     for (const pending of queue) {
       for (let i = pending.next; i < pending.rows.length; i++) {
-        rows++;
-        longest = Math.max(longest, pending.rows[i].ids.length);
-        if (rows * longest >= this.#maxBatchTokens) return rows * longest;
+        tokens += pending.rows[i].ids.length;
+        if (tokens >= this.#maxBatchTokens) return tokens;
       }
     }
-    return rows * longest;
+    return tokens;
   }
 
-  /** Takes rows FIFO within the token budget (at least one row) and runs one forward pass over them. */
+  /**
+   * Takes rows first-in first-out while their tokens fit the budget (at least one row), then runs them sorted
+   * by length in forward passes of similar lengths (a pass never pads a row to more than twice the pass's
+   * shortest row, and never exceeds the budget padded), so short rows do not pay for a long one.
+   */
   async #runBatch(key: string, queue: Pending[]) {
-    const taken: { pending: Pending; index: number }[] = [];
-    let longest = 0;
+    const taken: Taken[] = [];
+    let tokens = 0;
     outer: for (const pending of queue) {
       while (pending.next < pending.rows.length) {
-        const length = Math.max(longest, pending.rows[pending.next].ids.length);
-        if (taken.length > 0 && (taken.length + 1) * length > this.#maxBatchTokens) break outer;
-        longest = length;
-        taken.push({ pending, index: pending.next++ });
+        const length = pending.rows[pending.next].ids.length;
+        if (taken.length > 0 && tokens + length > this.#maxBatchTokens) break outer;
+        tokens += length;
+        taken.push({ pending, index: pending.next++, length });
       }
     }
     const members = [...new Set(taken.map((t) => t.pending))];
@@ -223,16 +274,24 @@ export class PredictBatcher {
     if (queue.length === 0) this.#queues.delete(key);
     this.#report();
     const { model, tokenizer } = members[0].served;
-    const batchTokens = taken.reduce((sum, t) => sum + t.pending.rows[t.index].ids.length, 0);
     try {
-      const encoded = tokenizer.collate(taken.map((t) => t.pending.rows[t.index]));
-      const probs = tf.tidy(() => tf.softmax(logitsOf(model, encoded), -1));
-      const values = await probs.data() as Float32Array;
-      probs.dispose();
+      for (const pass of this.#passes(taken)) {
+        const passStart = performance.now();
+        const encoded = tokenizer.collate(pass.map((t) => t.pending.rows[t.index]));
+        const probs = tf.tidy(() => tf.softmax(logitsOf(model, encoded), -1));
+        const values = await probs.data() as Float32Array;
+        probs.dispose();
+        const width = model.numLabels;
+        pass.forEach((t, j) => (t.pending.results[t.index] = values.slice(j * width, (j + 1) * width)));
+        const passTokens = pass.reduce((sum, t) => sum + t.length, 0);
+        this.#observe(
+          pass.length,
+          encoded.batchSize * encoded.seqLength,
+          passTokens,
+          performance.now() - passStart,
+        );
+      }
       const ms = performance.now() - start;
-      const width = model.numLabels;
-      taken.forEach((t, j) => (t.pending.results[t.index] = values.slice(j * width, (j + 1) * width)));
-      this.#observe(taken.length, taken.length * longest, batchTokens, ms);
       for (const pending of members) {
         pending.inferenceMs += ms;
         pending.done += taken.filter((t) => t.pending === pending).length;
@@ -257,6 +316,23 @@ export class PredictBatcher {
       if (queue.length === 0 && this.#queues.get(key) === queue) this.#queues.delete(key);
       this.#report();
     }
+  }
+
+  /** Length-sorted forward passes of similar lengths within the padded budget. */
+  #passes(taken: Taken[]): Taken[][] {
+    const sorted = [...taken].sort((a, b) => a.length - b.length);
+    const passes: Taken[][] = [];
+    let pass: Taken[] = [];
+    for (const t of sorted) {
+      const tooLong = pass.length > 0 && t.length > 2 * Math.max(pass[0].length, 8);
+      if (pass.length > 0 && (tooLong || (pass.length + 1) * t.length > this.#maxBatchTokens)) {
+        passes.push(pass);
+        pass = [];
+      }
+      pass.push(t);
+    }
+    if (pass.length > 0) passes.push(pass);
+    return passes;
   }
 
   #observe(rows: number, padded: number, tokens: number, ms: number) {

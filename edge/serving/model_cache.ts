@@ -16,6 +16,7 @@ import {
 } from "../../shared/core/mod.ts";
 import { loadSequenceClassifier } from "../../shared/core/model/load.ts";
 import type { BlobStore } from "../../shared/platform/types.ts";
+import { ApiError } from "../../shared/schemas/errors.ts";
 import type { ModelRecord } from "../../shared/schemas/resources.ts";
 import type { ServingMetrics } from "../metrics/serving_metrics.ts";
 
@@ -56,7 +57,10 @@ async function loadModel(blobs: BlobStore, record: ModelRecord): Promise<ServedM
   const read = async (name: string) => {
     const bytes = await readBlob(blobs, record.blob_prefix + name);
     if (bytes === null && name !== "tokenizer_config.json") {
-      throw new Error(`model ${record.id}: blob ${record.blob_prefix + name} is missing`);
+      // The record was read, but its files are gone: deleted meanwhile (e.g. through another edge).
+      throw new ApiError(404, "not_found", `model '${record.id}' has no stored ${name} (missing; deleted?)`, {
+        id: record.id,
+      });
     }
     return bytes;
   };
@@ -89,6 +93,7 @@ export class ModelCache {
   readonly #maxBytes: number;
   readonly #maxModels: number;
   readonly #metrics?: ServingMetrics;
+  readonly #forgetListeners: ((tenant: string, id: string) => void)[] = [];
 
   /** `options` as a number: at most that many models (the older signature). */
   constructor(private readonly blobs: BlobStore, options: number | ModelCacheOptions = {}) {
@@ -140,9 +145,15 @@ export class ModelCache {
     return this.#entries.get(`${tenant}.${id}`)?.loaded === true;
   }
 
+  /** Called with every model forgotten by evict() (e.g. to drop cached records of it). */
+  onForget(listener: (tenant: string, id: string) => void): void {
+    this.#forgetListeners.push(listener);
+  }
+
   /** Forgets a model (after DELETE); frees it once unused. */
   evict(tenant: string, id: string): void {
     const key = `${tenant}.${id}`;
+    for (const listener of this.#forgetListeners) listener(tenant, id);
     this.#pinned.delete(key);
     const entry = this.#entries.get(key);
     if (!entry) return;

@@ -14,6 +14,7 @@ import {
 } from "../metrics/serving_metrics.ts";
 import { PredictBatcher } from "./batcher.ts";
 import { ModelCache } from "./model_cache.ts";
+import { RecordCache } from "./records.ts";
 import type { ServeSettings } from "./settings.ts";
 
 export interface Serving {
@@ -21,6 +22,8 @@ export interface Serving {
   metrics: ServingMetrics;
   cache: ModelCache;
   batcher: PredictBatcher;
+  /** Short-lived cache of model and deployment records for the predict path. */
+  records: RecordCache;
   /** Re-reads every deployment and pins the models their traffic points at. */
   refreshPins(): Promise<void>;
   /** True once pins were read and all pinned models are loaded. */
@@ -49,8 +52,11 @@ export function createServing(platform: Platform, settings: ServeSettings, maxMo
     maxBatchTokens: settings.maxBatchTokens,
     maxQueueDelayMs: settings.maxQueueDelayMs,
     maxQueue: settings.maxQueue,
+    trackArrivals: true,
     metrics,
   });
+  const records = new RecordCache(platform.meta);
+  cache.onForget((tenant, id) => records.forget("models", `${tenant}.${id}`));
   let pinsRead: Promise<boolean> | null = null;
   const refreshPins = async () => {
     cache.pin(await deployedModels(platform.meta));
@@ -61,6 +67,7 @@ export function createServing(platform: Platform, settings: ServeSettings, maxMo
     metrics,
     cache,
     batcher,
+    records,
     async refreshPins() {
       await refreshPins();
       pinsRead = Promise.resolve(true);

@@ -144,13 +144,30 @@ Deno.test("openapi: every documented operation is answered, 2xx bodies match the
       training_dataset: dataset.id,
       hyperparameters: { epochs: 1, batch_size: 8, max_seq_length: 16 },
     });
-    const ids: Record<string, string> = { datasets: dataset.id, models: model.id, jobs: job.id };
+    for (const name of ["walk", "spare"]) {
+      const created = await fetch(`${instance.url}/v1/deployments`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${TENANT_A_KEY}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ name, model: model.id }),
+      });
+      assert.equal(created.status, 201, await created.text());
+    }
+    const ids: Record<string, string> = {
+      datasets: dataset.id,
+      models: model.id,
+      jobs: job.id,
+      deployments: "walk",
+    };
     // Deletions get resources no job refers to (a queued job's inputs are protected with 409).
     const spareDataset = await instance.tenantA.uploadDataset(new TextEncoder().encode(csv), {
       fileName: "x.csv",
     });
     const spareModel = await instance.tenantA.createModel({ ...modelSpec, name: "spare" });
-    const deleteIds: Record<string, string> = { datasets: spareDataset.id, models: spareModel.id };
+    const deleteIds: Record<string, string> = {
+      datasets: spareDataset.id,
+      models: spareModel.id,
+      deployments: "spare",
+    };
     const bodies: Record<string, () => BodyInit> = {
       "post /v1/datasets": () => {
         const form = new FormData();
@@ -159,6 +176,11 @@ Deno.test("openapi: every documented operation is answered, 2xx bodies match the
       },
       "post /v1/models": () => JSON.stringify(modelSpec),
       "post /v1/models/{id}/predict": () => JSON.stringify({ inputs: ["row 3 is good"] }),
+      "post /v1/deployments": () => JSON.stringify({ name: "walk2", model: model.id }),
+      "put /v1/deployments/{name}": () => JSON.stringify({ model: model.id }),
+      "patch /v1/deployments/{name}": () => JSON.stringify({ model: model.id, canary_percent: 10 }),
+      "post /v1/deployments/{name}/rollback": () => JSON.stringify({}),
+      "post /v1/deployments/{name}/predict": () => JSON.stringify({ inputs: ["row 3 is good"] }),
       "post /v1/jobs": () =>
         JSON.stringify({ task: "text-classification", base_model: model.id, training_dataset: dataset.id }),
     };
@@ -168,7 +190,7 @@ Deno.test("openapi: every documented operation is answered, 2xx bodies match the
       const key = `${method} ${path}`;
       const kind = path.split("/")[2];
       const id = (method === "delete" ? deleteIds : ids)[kind] ?? "fake_id";
-      let url = path.replace("{id}", id).replace("{file}", "app.js");
+      let url = path.replace("{id}", id).replace("{name}", id).replace("{file}", "app.js");
       if (path === "/v1/jobs/{id}/events") url += "?format=json";
       const body = bodies[key]?.();
       const headers: Record<string, string> = { Authorization: `Bearer ${TENANT_A_KEY}` };

@@ -81,8 +81,8 @@ Deno.test("batching: the token budget bounds each batch; a request larger than t
     assert.equal(got.length, 10);
     got.forEach((p, i) => p.forEach((v, k) => assert.ok(Math.abs(v - reference[i % 5][k]) < 1e-5)));
     assert.ok(
-      metrics.batchSize.count() - before >= 3,
-      "10 rows of 3-14 tokens need several 64-token batches",
+      metrics.batchSize.count() - before >= 2,
+      "10 rows of 3-14 tokens (over 64 in all) need several passes of at most 64 padded tokens",
     );
     const rendered = await metrics.registry.render();
     const over = /edgetune_batch_tokens_bucket\{le="64"\} (\d+)/.exec(rendered)!;
