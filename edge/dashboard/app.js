@@ -1,12 +1,14 @@
 /**
  * The dashboard's entry point: asks for an API key (checked against the API, then kept in sessionStorage),
- * and routes `#/jobs`, `#/jobs/<id>`, `#/models`, `#/models/<id>` and `#/datasets` to their views. Leaving a
+ * and routes `#/jobs`, `#/jobs/<id>`, `#/models`, `#/models/<id>`, `#/deployments`, `#/deployments/<name>`
+ * and `#/datasets` to their views. Leaving a
  * page aborts what it was streaming.
  */
 import { api, clearKey, getKey, setKey } from "./api.js";
 import { h, toast } from "./dom.js";
 import { jobView } from "./job_view.js";
 import { datasetsView, jobsView, modelsView, modelView } from "./views.js";
+import { deploymentsView, deploymentView } from "./deployments_view.js";
 
 const main = document.getElementById("main");
 let leaving = new AbortController();
@@ -61,6 +63,8 @@ async function route() {
     else if (section === "models" && id) await modelView(main, decodeURIComponent(id));
     else if (section === "models") await modelsView(main);
     else if (section === "datasets") await datasetsView(main);
+    else if (section === "deployments" && id) await deploymentView(main, decodeURIComponent(id));
+    else if (section === "deployments") await deploymentsView(main);
     else await jobsView(main);
   } catch (error) {
     if (error.status === 401) {

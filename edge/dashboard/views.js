@@ -5,13 +5,14 @@
  */
 import { api, getKey } from "./api.js";
 import { bytes, duration, h, num, statusBadge, toast, when } from "./dom.js";
+import { predictBox } from "./predict_box.js";
 
-const table = (headers, rows, empty) =>
+export const table = (headers, rows, empty) =>
   rows.length
     ? h("table", { class: "list" }, h("tr", {}, headers.map((t) => h("th", {}, t))), rows)
     : h("p", { class: "empty" }, empty);
 
-const link = (href, text) => h("a", { href }, text);
+export const link = (href, text) => h("a", { href }, text);
 
 export async function datasetsView(main) {
   const { data } = await api("/v1/datasets");
@@ -99,38 +100,6 @@ export async function modelsView(main) {
 
 export async function modelView(main, id) {
   const model = await api(`/v1/models/${encodeURIComponent(id)}`);
-  const input = h("textarea", { rows: 4, placeholder: "One text per line", "data-testid": "predict-input" });
-  const output = h("div", { class: "predictions", "data-testid": "predictions" });
-  const predict = async (event) => {
-    event.preventDefault();
-    const inputs = input.value.split("\n").map((t) => t.trim()).filter(Boolean);
-    if (!inputs.length) return;
-    try {
-      const results = await api(`/v1/models/${model.id}/predict`, { method: "POST", body: { inputs } });
-      output.replaceChildren(...results.map((scores, i) =>
-        h(
-          "div",
-          { class: "prediction" },
-          h("div", { class: "text" }, inputs[i]),
-          scores.map((s) =>
-            h(
-              "div",
-              { class: "bar" },
-              h("span", { class: "label" }, s.label),
-              h(
-                "span",
-                { class: "track" },
-                h("span", { class: "fill", style: `width:${(s.score * 100).toFixed(1)}%` }),
-              ),
-              h("span", { class: "num" }, num(s.score, 3)),
-            )
-          ),
-        )
-      ));
-    } catch (error) {
-      toast(error.message);
-    }
-  };
   const canPredict = model.task === "text-classification";
   main.replaceChildren(
     h("h1", {}, model.name, " ", h("small", {}, model.id)),
@@ -145,14 +114,7 @@ export async function modelView(main, id) {
     ),
     h("p", {}, h("button", { class: "ghost", onclick: () => download(model) }, "Download HF folder (.tar)")),
     canPredict
-      ? h(
-        "form",
-        { class: "card", onsubmit: predict },
-        h("h2", {}, "Predict"),
-        input,
-        h("button", {}, "Classify"),
-        output,
-      )
+      ? predictBox(`/v1/models/${model.id}/predict`)
       : h("p", { class: "empty" }, "This model has no classification head; fine-tune it to predict."),
   );
 }

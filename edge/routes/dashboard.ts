@@ -11,7 +11,17 @@ const TYPES: Record<string, string> = {
   ".js": "text/javascript; charset=utf-8",
   ".css": "text/css; charset=utf-8",
 };
-const ASSETS = ["app.js", "api.js", "chart.js", "dom.js", "job_view.js", "views.js", "style.css"];
+const ASSETS = [
+  "app.js",
+  "api.js",
+  "chart.js",
+  "dom.js",
+  "job_view.js",
+  "views.js",
+  "predict_box.js",
+  "deployments_view.js",
+  "style.css",
+];
 
 async function load(name: string): Promise<string> {
   return await Deno.readTextFile(new URL(`../dashboard/${name}`, import.meta.url));

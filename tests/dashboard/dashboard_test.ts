@@ -114,6 +114,18 @@ Deno.test({
     assert.equal(download.suggestedFilename(), `${model.id}.tar`);
     const tar = await Deno.readFile((await download.path())!);
     assert.ok(new TextDecoder().decode(tar.subarray(0, 512)).includes("/config.json"), "a tar of the folder");
+
+    // Deploy the model from the deployments page, predict through the deployment, see which version answered.
+    await page.goto(`${instance.url}/#/deployments`);
+    await page.fill("input[name=name]", "sentiment");
+    await page.click("button:has-text('Deploy')");
+    await page.waitForURL(/#\/deployments\/sentiment/);
+    await page.fill("[data-testid=predict-input]", "The lamp is wonderful.");
+    await page.click("button:has-text('Classify')");
+    await page.waitForSelector("[data-testid=predictions] .prediction");
+    assert.match(await page.textContent("[data-testid=answered-by]") ?? "", /answered by version 1/);
+    assert.equal((await a.request<{ name: string }>("GET", "/v1/deployments/sentiment")).name, "sentiment");
+    await page.screenshot({ path: new URL("dashboard-deployment.png", ARTIFACTS).pathname, fullPage: true });
     assert.deepEqual(pageErrors, []);
   } finally {
     await browser.close();
