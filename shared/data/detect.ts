@@ -1,0 +1,40 @@
+/**
+ * Decides a dataset file's format: an explicit choice wins, then the file name's extension (.csv, .tsv/.tab,
+ * .jsonl/.ndjson), then a look at the first bytes (a `{` starts JSONL; a first line with more tabs than commas
+ * is TSV; anything else is CSV). Also maps a format to the extension used in blob keys.
+ */
+import type { DatasetFormat } from "../schemas/resources.ts";
+
+const EXTENSIONS: Record<string, DatasetFormat> = {
+  csv: "csv",
+  tsv: "tsv",
+  tab: "tsv",
+  jsonl: "jsonl",
+  ndjson: "jsonl",
+};
+
+export function formatFromFilename(filename: string | null | undefined): DatasetFormat | null {
+  const match = /\.([A-Za-z0-9]+)$/.exec(filename ?? "");
+  return match ? EXTENSIONS[match[1].toLowerCase()] ?? null : null;
+}
+
+/** Guesses the format from the start of the file (a few KB is plenty). */
+export function sniffFormat(head: Uint8Array): DatasetFormat {
+  const text = new TextDecoder("utf-8", { fatal: false }).decode(head.subarray(0, 64 * 1024)).replace(
+    /^\uFEFF/,
+    "",
+  );
+  if (text.trimStart().startsWith("{")) return "jsonl";
+  const firstLine = text.split("\n", 1)[0];
+  const tabs = firstLine.split("\t").length - 1;
+  const commas = firstLine.split(",").length - 1;
+  return tabs > commas ? "tsv" : "csv";
+}
+
+export function detectFormat(
+  explicit: DatasetFormat | null | undefined,
+  filename: string | null | undefined,
+  head: Uint8Array,
+): DatasetFormat {
+  return explicit ?? formatFromFilename(filename) ?? sniffFormat(head);
+}
