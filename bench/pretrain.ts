@@ -8,9 +8,9 @@
  * (coarse labels, the part before ':'; a seeded 10% of trec_train_5500 held out). Prints accuracy side by side
  * with the majority class, the MLM held-out perplexity / masked-token accuracy before and after pre-training,
  * and training examples/s with the backend label.
- * Options: --pretrain-epochs N (default 6), --block N (pre-training sequence length, default 64),
+ * Options: --pretrain-epochs N (default 12), --block N (pre-training sequence length, default 64),
  * --pretrain-lr X (default 1e-3), --pretrain-dropout X (default 0), --train-rows N (SST-2 subset, default
- * 4000), --epochs N (fine-tuning, default 3), --layers N (default 4), --hidden N (default 128), --quick (a
+ * 4000), --epochs N (fine-tuning, default 3), --layers N (default 2), --hidden N (default 128), --quick (a
  * minutes-long smoke run).
  */
 import { prepareBackend } from "../shared/core/backend/prepare.ts";
@@ -128,10 +128,10 @@ function majority(trainLabels: string[], testLabels: string[]): number {
 export async function run(args: string[]): Promise<void> {
   const quick = args.includes("--quick");
   const backend = await prepareBackend({ preference: Deno.env.get("EDGETUNE_BACKEND"), buildNative: true });
-  const pretrainEpochs = option(args, "pretrain-epochs", quick ? 1 : 6);
+  const pretrainEpochs = option(args, "pretrain-epochs", quick ? 1 : 12);
   const trainRows = option(args, "train-rows", quick ? 800 : 4000);
   const epochs = option(args, "epochs", quick ? 1 : 3);
-  const layers = option(args, "layers", quick ? 2 : 4);
+  const layers = option(args, "layers", 2);
   const hidden = option(args, "hidden", 128);
   const block = option(args, "block", 64);
   const pretrainLr = option(args, "pretrain-lr", 1e-3);

@@ -24,6 +24,23 @@ export interface JobInputs {
   baseModelFiles: Map<string, Uint8Array>;
 }
 
+/**
+ * The held-out part of the training rows when the job names no validation dataset: `validation_split`, or
+ * 10% by default once there are at least 50 rows; a seeded shuffle decides which rows, so every run and every
+ * task (classification, masked-lm) holds out the same ones.
+ */
+export function holdOut<T>(rows: T[], job: JobRecord): { train: T[]; heldOut: T[] | null } {
+  const split = job.validation_split ??
+    (rows.length >= MIN_ROWS_FOR_DEFAULT_SPLIT ? DEFAULT_VALIDATION_SPLIT : 0);
+  if (split <= 0) return { train: rows, heldOut: null };
+  const order = shuffledIndices(rows.length, job.hyperparameters.seed + 7919);
+  const heldOutCount = Math.max(1, Math.round(rows.length * split));
+  return {
+    train: order.slice(heldOutCount).map((i) => rows[i]),
+    heldOut: order.slice(0, heldOutCount).map((i) => rows[i]),
+  };
+}
+
 /** Default share of training rows held out when the job names neither a validation set nor a split. */
 const DEFAULT_VALIDATION_SPLIT = 0.1;
 /** Below this many training rows nothing is held out by default (too few to spare). */
@@ -54,18 +71,9 @@ export async function loadJobInputs(meta: MetaStore, blobs: BlobStore, job: JobR
   }
   const labelIndex = new Map(labels.map((label, index) => [label, index]));
 
-  let trainPart = trainingRows;
-  let heldOut = validationRows;
-  if (!heldOut) {
-    const split = job.validation_split ??
-      (trainingRows.length >= MIN_ROWS_FOR_DEFAULT_SPLIT ? DEFAULT_VALIDATION_SPLIT : 0);
-    if (split > 0) {
-      const order = shuffledIndices(trainingRows.length, job.hyperparameters.seed + 7919);
-      const heldOutCount = Math.max(1, Math.round(trainingRows.length * split));
-      heldOut = order.slice(0, heldOutCount).map((i) => trainingRows[i]);
-      trainPart = order.slice(heldOutCount).map((i) => trainingRows[i]);
-    }
-  }
+  const { train: trainPart, heldOut } = validationRows
+    ? { train: trainingRows, heldOut: validationRows }
+    : holdOut(trainingRows, job);
   const unknown = heldOut?.find((row) => !labelIndex.has(row.label));
   if (unknown) {
     throw new ApiError(
@@ -141,7 +149,12 @@ function compareLabels(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-async function getRecord<T>(meta: MetaStore, collection: "datasets" | "models", tenant: string, id: string) {
+export async function getRecord<T>(
+  meta: MetaStore,
+  collection: "datasets" | "models",
+  tenant: string,
+  id: string,
+) {
   const found = await meta.get<T>(collection, `${tenant}.${id}`);
   if (!found) {
     throw new ApiError(404, "not_found", `${collection.slice(0, -1)} '${id}' no longer exists`, { id });

@@ -7,7 +7,7 @@
  * the base model's tokenizer — that text-classification jobs can name as their `base_model`. Evaluation
  * reports eval_loss, perplexity and masked-token accuracy. Checkpoints and resume come from the context.
  */
-import { parseBertConfig, readSafetensors, shuffledIndices } from "../../shared/core/mod.ts";
+import { parseBertConfig, readSafetensors } from "../../shared/core/mod.ts";
 import { loadBertForMaskedLM } from "../../shared/core/model/mlm_head.ts";
 import { mlmExamples, tokenCount } from "../../shared/core/tasks/mlm/examples.ts";
 import { exportMaskedLmFolder } from "../../shared/core/tasks/mlm/export.ts";
@@ -17,29 +17,12 @@ import { readTable, validateColumnsForTask } from "../../shared/data/mod.ts";
 import type { Platform } from "../../shared/platform/types.ts";
 import { ApiError } from "../../shared/schemas/errors.ts";
 import type { DatasetRecord, JobRecord, ModelRecord } from "../../shared/schemas/resources.ts";
-import { fileText, loadTokenizer, readBlob } from "../job_inputs.ts";
+import { fileText, getRecord, holdOut, loadTokenizer, readBlob } from "../job_inputs.ts";
 import type { TaskContext, TaskOutput, TaskRunner } from "./types.ts";
-
-/** Same held-out rules as runner/job_inputs.ts: 10% by default once there are at least 50 texts. */
-const DEFAULT_VALIDATION_SPLIT = 0.1;
-const MIN_ROWS_FOR_DEFAULT_SPLIT = 50;
-
-async function getRecord<T>(
-  platform: Platform,
-  collection: "datasets" | "models",
-  tenant: string,
-  id: string,
-) {
-  const found = await platform.meta.get<T>(collection, `${tenant}.${id}`);
-  if (!found) {
-    throw new ApiError(404, "not_found", `${collection.slice(0, -1)} '${id}' no longer exists`, { id });
-  }
-  return found.value;
-}
 
 /** The non-blank texts of one dataset's text column. */
 async function readTexts(platform: Platform, job: JobRecord, datasetId: string): Promise<string[]> {
-  const dataset = await getRecord<DatasetRecord>(platform, "datasets", job.tenant, datasetId);
+  const dataset = await getRecord<DatasetRecord>(platform.meta, "datasets", job.tenant, datasetId);
   validateColumnsForTask(dataset.columns, { text: job.columns.text }, dataset.id);
   const stream = await platform.blobs.get(dataset.blob_key);
   if (!stream) throw new ApiError(404, "not_found", `dataset '${dataset.id}' has no stored file`);
@@ -64,15 +47,8 @@ async function splitTexts(platform: Platform, job: JobRecord) {
   if (job.validation_dataset) {
     return { train: all, validation: await readTexts(platform, job, job.validation_dataset) };
   }
-  const split = job.validation_split ??
-    (all.length >= MIN_ROWS_FOR_DEFAULT_SPLIT ? DEFAULT_VALIDATION_SPLIT : 0);
-  if (split === 0) return { train: all, validation: [] };
-  const order = shuffledIndices(all.length, job.hyperparameters.seed + 7919);
-  const heldOut = Math.max(1, Math.round(all.length * split));
-  return {
-    train: order.slice(heldOut).map((i) => all[i]),
-    validation: order.slice(0, heldOut).map((i) => all[i]),
-  };
+  const { train, heldOut } = holdOut(all, job);
+  return { train, validation: heldOut ?? [] };
 }
 
 export const maskedLm: TaskRunner = {
@@ -80,7 +56,7 @@ export const maskedLm: TaskRunner = {
     const { job, platform } = ctx;
     const hp = job.hyperparameters;
     const texts = await splitTexts(platform, job);
-    const baseModel = await getRecord<ModelRecord>(platform, "models", job.tenant, job.base_model);
+    const baseModel = await getRecord<ModelRecord>(platform.meta, "models", job.tenant, job.base_model);
     const files = new Map<string, Uint8Array>();
     for (const file of baseModel.files) {
       files.set(file.name, await readBlob(platform.blobs, baseModel.blob_prefix + file.name));

@@ -94,3 +94,14 @@ export type { InputTemplate } from "./tokenizer/text_tokenizer.ts";
 export { prepareBackend, type PreparedBackend } from "./backend/prepare.ts";
 export { train, type TrainerInput, type TrainerResult, TrainerStateMismatchError } from "./train/trainer.ts";
 export { decodeTrainerState, encodeTrainerState, type TrainerState } from "./train/trainer_state.ts";
+export {
+  BertForMaskedLM,
+  initBertForMaskedLM,
+  loadBertForMaskedLM,
+  type LoadedMaskedLm,
+  maskedLmStateDict,
+} from "./model/mlm_head.ts";
+export { mlmExamples } from "./tasks/mlm/examples.ts";
+export { exportMaskedLmFolder } from "./tasks/mlm/export.ts";
+export { MaskedLmTask } from "./tasks/mlm/task.ts";
+export { maskTokens, MLM_IGNORE } from "./tasks/mlm/masking.ts";

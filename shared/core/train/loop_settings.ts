@@ -48,7 +48,8 @@ export interface LoopSettings {
 const optimizationSchema = z.object(optimizationFields);
 
 /** Eval metric names the loop produces, HF style ("loss" means eval_loss; "eval_" prefixes are optional). */
-const EVAL_METRICS = ["eval_loss", "accuracy", "macro_f1"];
+/** Classification reports eval_loss, accuracy, macro_f1; masked-lm reports eval_loss, accuracy, perplexity. */
+const EVAL_METRICS = ["eval_loss", "accuracy", "macro_f1", "perplexity"];
 
 export function evalMetricValue(metrics: Record<string, number>, name: string): number | undefined {
   const bare = name.startsWith("eval_") ? name.slice("eval_".length) : name;
