@@ -189,7 +189,7 @@ async function storeOutputModel(platform: Platform, job: JobRecord, output: Task
     object: "model",
     tenant: job.tenant,
     name: `${output.baseModelName}:${job.suffix ?? `ft-${job.id}`}`,
-    source: "fine-tune",
+    source: job.task === "masked-lm" ? "pre-train" : "fine-tune",
     architecture: output.architecture,
     task: output.task,
     labels: output.labels,

@@ -37,8 +37,8 @@ export const modelRecord = z.object({
   object: z.literal("model"),
   tenant: z.string(),
   name: z.string(),
-  /** How the model came to be: uploaded HF folder, random init from a spec, or the output of a job. */
-  source: z.enum(["import", "random", "fine-tune"]),
+  /** How the model came to be: uploaded HF folder, random init, a fine-tuning job, or a masked-lm job. */
+  source: z.enum(["import", "random", "fine-tune", "pre-train"]),
   architecture: z.string(),
   /** Set when the model has a task head (e.g. id2label in config) and can serve predictions. */
   task: taskName.nullable(),

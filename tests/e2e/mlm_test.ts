@@ -101,6 +101,7 @@ Deno.test("masked-lm job pre-trains a base model that a text-classification job 
 
     const pretrained = await tenantA.getModel(done.fine_tuned_model!);
     assert.equal(pretrained.task, null);
+    assert.equal(pretrained.source, "pre-train");
     assert.equal(pretrained.labels, null);
     assert.deepEqual(pretrained.config.architectures, ["BertForMaskedLM"]);
     const fileNames = pretrained.files.map((f) => f.name);
