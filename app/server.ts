@@ -48,9 +48,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     capabilities: options.runnerCapabilities,
     log,
   });
-  // Serving needs a tfjs backend too; the runner initialised it already when there is one.
-  const backend = runner?.backend ??
-    (await prepareBackend({ preference: options.backendPreference, native: options.nativeKernels })).label;
+  // Serving needs a tfjs backend too (prepared once per process; the runner may have done it already).
+  const backend = (await prepareBackend({
+    preference: options.backendPreference,
+    native: options.nativeKernels,
+  })).label;
   const app = createApp({
     platform: options.platform,
     apiKeys: options.apiKeys,
