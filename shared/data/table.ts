@@ -147,7 +147,7 @@ function stringify(value: unknown): string {
   if (typeof value === "string") return value;
   if (value === null) return "";
   if (typeof value === "number" || typeof value === "boolean") return String(value);
-  return JSON.stringify(value);
+  return JSON.stringify(value) ?? "";
 }
 
 async function* jsonlItems(lines: ReturnType<typeof readLines>, maxFieldChars: number) {
@@ -190,7 +190,8 @@ async function* jsonlItems(lines: ReturnType<typeof readLines>, maxFieldChars: n
     const row: Record<string, string> = {};
     let ok = true;
     for (const name of columns) {
-      if (!(name in object)) {
+      // Own keys only: a column named "constructor" or "toString" must not find Object.prototype's.
+      if (!Object.hasOwn(object, name)) {
         yield problem(item.line, `missing field "${name}"`, false, name);
         ok = false;
         continue;

@@ -86,6 +86,23 @@ Deno.test("readTable stops with invalid_file at the first problem, naming its li
   });
 });
 
+Deno.test("JSONL columns named like Object.prototype members are plain columns", async () => {
+  for (const column of ["constructor", "toString", "hasOwnProperty", "__proto__"]) {
+    const head = JSON.stringify({ text: "x", label: "a", [column]: 1 });
+    const parsed = await rows(
+      `${head}\n${JSON.stringify({ text: "y", label: "b", [column]: 2 })}\n`,
+      "jsonl",
+    );
+    assert.deepEqual(parsed.map((r) => r.row[column]), ["1", "2"], column);
+    await assert.rejects(() => rows(`${head}\n{"text":"y","label":"b"}\n`, "jsonl"), (error) => {
+      assert.ok(error instanceof ApiError, column);
+      assert.equal(error.code, "invalid_file");
+      assert.deepEqual(error.details, [{ line: 2, column, reason: `missing field "${column}"` }]);
+      return true;
+    });
+  }
+});
+
 Deno.test("inspectTable lists at most 20 problems and counts the rest", async () => {
   const text = "a,b\n" + "only-one\n".repeat(30) + "1,2\n";
   await assert.rejects(() => inspectTable(streamOf(encode(text)), "csv"), (error) => {
