@@ -5,6 +5,7 @@
  * forward passes share and how a pass resolves its dropout rates (explicit option, else the config's).
  */
 import type * as tf from "@tensorflow/tfjs";
+import { ApiError } from "../../schemas/errors.ts";
 
 /** The model families edgetune can import, train, serve and export. */
 export type ModelFamily = "bert" | "roberta" | "electra" | "distilbert";
@@ -60,4 +61,15 @@ export function resolveRates(
     attention: opts.dropout?.attention ?? config.attention,
     classifier: opts.dropout?.classifier ?? config.classifier ?? opts.dropout?.hidden ?? config.hidden,
   };
+}
+
+/** 400 when a batch is longer than the model's position embeddings allow (a client can send long text). */
+export function checkSequenceLength(model: SequenceClassifier, length: number): void {
+  if (length <= model.maxSequenceLength) return;
+  throw new ApiError(
+    400,
+    "invalid_request",
+    `sequence length ${length} exceeds the model's maximum ${model.maxSequenceLength} ` +
+      `(max_position_embeddings ${model.config.max_position_embeddings})`,
+  );
 }

@@ -7,9 +7,8 @@
  * reported in `fixedParams` for the trainer to leave alone.
  */
 import * as tf from "@tensorflow/tfjs";
-import { ApiError } from "../../schemas/errors.ts";
 import type { BertBatch, ForwardOptions, SequenceClassifier } from "./classifier.ts";
-import { resolveRates } from "./classifier.ts";
+import { checkSequenceLength, resolveRates } from "./classifier.ts";
 import { attention, checkParams, firstToken, linearShape, normShape } from "./encoder.ts";
 import type { DistilBertConfig } from "./family_config.ts";
 import { activation, dense, type Dropout, extendedAttentionMask, layerNorm, makeDropout } from "./layers.ts";
@@ -82,13 +81,7 @@ export class DistilBertForSequenceClassification implements SequenceClassifier {
 
   forward(batch: BertBatch, opts: ForwardOptions): tf.Tensor2D {
     const [b, s] = batch.inputIds.shape;
-    if (s > this.maxSequenceLength) {
-      throw new ApiError(
-        400,
-        "invalid_request",
-        `sequence length ${s} exceeds the model's max_position_embeddings ${this.config.max_position_embeddings}`,
-      );
-    }
+    checkSequenceLength(this, s);
     const rates = resolveRates(opts, {
       hidden: this.config.dropout,
       attention: this.config.attention_dropout,

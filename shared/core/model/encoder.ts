@@ -8,9 +8,8 @@
  * attention reshapes to 4-D.
  */
 import * as tf from "@tensorflow/tfjs";
-import { ApiError } from "../../schemas/errors.ts";
 import type { BertBatch, ForwardOptions, ModelFamily, SequenceClassifier } from "./classifier.ts";
-import { resolveRates } from "./classifier.ts";
+import { checkSequenceLength, resolveRates } from "./classifier.ts";
 import type { EncoderConfig } from "./config.ts";
 import { activation, dense, type Dropout, extendedAttentionMask, layerNorm, makeDropout } from "./layers.ts";
 
@@ -140,14 +139,7 @@ export abstract class BertStyleClassifier implements SequenceClassifier {
 
   forward(batch: BertBatch, opts: ForwardOptions): tf.Tensor2D {
     const [batchSize, seqLength] = batch.inputIds.shape;
-    if (seqLength > this.maxSequenceLength) {
-      throw new ApiError(
-        400,
-        "invalid_request",
-        `sequence length ${seqLength} exceeds the model's maximum ${this.maxSequenceLength} ` +
-          `(max_position_embeddings ${this.config.max_position_embeddings})`,
-      );
-    }
+    checkSequenceLength(this, seqLength);
     const rates = resolveRates(opts, {
       hidden: this.config.hidden_dropout_prob,
       attention: this.config.attention_probs_dropout_prob,
