@@ -8,7 +8,27 @@
  * adds `eta_seconds` to a running job from its progress and its measured step rate.
  */
 import { z } from "zod";
-import { type BertConfig, bertParameterShapes, parseBertConfig } from "../../shared/core/mod.ts";
+import { type ModelConfig, parameterShapes, parseModelConfig } from "../../shared/core/mod.ts";
+
+/** The sizes the estimate needs, named as BERT names them, from any supported family's config. */
+export interface EncoderDims {
+  hidden_size: number;
+  intermediate_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  max_position_embeddings: number;
+}
+
+function encoderDims(config: ModelConfig): EncoderDims {
+  if (config.model_type !== "distilbert") return config;
+  return {
+    hidden_size: config.dim,
+    intermediate_size: config.hidden_dim,
+    num_hidden_layers: config.n_layers,
+    num_attention_heads: config.n_heads,
+    max_position_embeddings: config.max_position_embeddings,
+  };
+}
 import { resolveLoopSettings } from "../../shared/core/train/loop_settings.ts";
 import type { Platform } from "../../shared/platform/types.ts";
 import { invalidRequest } from "../../shared/schemas/errors.ts";
@@ -38,11 +58,11 @@ const DEFAULT_VALIDATION_SPLIT = 0.1;
 const MIN_ROWS_FOR_DEFAULT_SPLIT = 50;
 
 /** Training FLOPs of one example of `seq` tokens: forward 2 × matmul params × tokens + attention, × 3. */
-export function trainFlopsPerExample(config: BertConfig, seq: number): number {
+export function trainFlopsPerExample(config: EncoderDims, seq: number): number {
   return 3 * forwardFlopsPerExample(config, seq);
 }
 
-export function forwardFlopsPerExample(config: BertConfig, seq: number): number {
+export function forwardFlopsPerExample(config: EncoderDims, seq: number): number {
   const h = config.hidden_size, i = config.intermediate_size;
   const perLayer = seq * (2 * (4 * h * h + 2 * h * i) + 4 * seq * h);
   return config.num_hidden_layers * perLayer + 2 * seq * h * h;
@@ -83,9 +103,9 @@ export async function estimateJob(
     ? (await getOwned<DatasetRecord>(meta, "datasets", tenant, spec.validation_dataset, "validation_dataset"))
       .value
     : null;
-  let config: BertConfig;
+  let modelConfig: ModelConfig;
   try {
-    config = parseBertConfig({ model_type: "bert", ...model.config });
+    modelConfig = parseModelConfig(model.config);
   } catch (error) {
     throw invalidRequest(`base model '${model.id}' has a config this estimate cannot read: ${error}`);
   }
@@ -98,7 +118,8 @@ export async function estimateJob(
     trainRows = train.rows - validationRows;
   }
   const numLabels = labelCount(train, spec.columns.label);
-  const shapes = bertParameterShapes(config, numLabels);
+  const config = encoderDims(modelConfig);
+  const shapes = parameterShapes(modelConfig, numLabels);
   const sizes = new Map([...shapes].map(([name, shape]) => [name, shape.reduce((a, b) => a * b, 1)]));
   const settings = resolveLoopSettings(
     hp,
