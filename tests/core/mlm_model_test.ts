@@ -5,6 +5,7 @@
  * dropped, pooler and classifier new); a classifier or base checkpoint loads into it with a fresh head; and
  * mismatched head shapes are refused with a 400.
  */
+import { tinyBertConfig } from "../support/tiny_bert.ts";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../shared/core/backend.ts";
@@ -32,15 +33,7 @@ await initBackend("wasm");
 const tokenizer = TextTokenizer.trainWordPiece(["the cat sat on the mat", "a dog ran in the park"], {
   vocabSize: 60,
 });
-const config = parseBertConfig({
-  model_type: "bert",
-  vocab_size: tokenizer.vocabSize,
-  hidden_size: 16,
-  num_hidden_layers: 2,
-  num_attention_heads: 2,
-  intermediate_size: 32,
-  max_position_embeddings: 16,
-});
+const config = tinyBertConfig(tokenizer.vocabSize);
 const batch = () =>
   batchTensors(tokenizer.encode(["the cat sat", "a dog ran in the park on the mat"], { maxLength: 16 }));
 

@@ -3,12 +3,12 @@
  * big batch, freezing the encoder trains only the head, early stopping ends a run whose metric stops
  * improving, label smoothing gives transformers' loss, and inconsistent settings are 400s before step one.
  */
+import { tinyBertConfig } from "../support/tiny_bert.ts";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../shared/core/backend.ts";
 import { crossEntropy } from "../../shared/core/eval/evaluate.ts";
 import type { BertForSequenceClassification } from "../../shared/core/model/bert.ts";
-import { parseBertConfig } from "../../shared/core/model/config.ts";
 import { initBertForSequenceClassification } from "../../shared/core/model/load.ts";
 import { createRng } from "../../shared/core/random.ts";
 import { TextTokenizer } from "../../shared/core/tokenizer/text_tokenizer.ts";
@@ -31,15 +31,7 @@ function toyData(n: number, seed: number) {
   return { texts, labels };
 }
 const tokenizer = TextTokenizer.trainWordPiece([...WORDS.flat(), ...WORDS.flat()], { vocabSize: 40 });
-const config = parseBertConfig({
-  model_type: "bert",
-  vocab_size: tokenizer.vocabSize,
-  hidden_size: 16,
-  num_hidden_layers: 2,
-  num_attention_heads: 2,
-  intermediate_size: 32,
-  max_position_embeddings: 16,
-});
+const config = tinyBertConfig(tokenizer.vocabSize);
 const BASE: Hyperparameters = hyperparametersSchema.parse({
   learning_rate: 3e-3,
   epochs: 2,

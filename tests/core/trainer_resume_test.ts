@@ -6,9 +6,9 @@
  * ReduceLROnPlateau. A state saved for other data is refused, and load_best_model_at_end restores the best
  * evaluation's weights.
  */
+import { tinyBertConfig } from "../support/tiny_bert.ts";
 import assert from "node:assert/strict";
 import { initBackend } from "../../shared/core/backend.ts";
-import { parseBertConfig } from "../../shared/core/model/config.ts";
 import { initBertForSequenceClassification } from "../../shared/core/model/load.ts";
 import { TextTokenizer } from "../../shared/core/tokenizer/text_tokenizer.ts";
 import { createRng } from "../../shared/core/random.ts";
@@ -42,15 +42,7 @@ function toyData(n: number, seed: number) {
 }
 
 function tinyModel(seed: number) {
-  const config = parseBertConfig({
-    model_type: "bert",
-    vocab_size: tokenizer.vocabSize,
-    hidden_size: 16,
-    num_hidden_layers: 2,
-    num_attention_heads: 2,
-    intermediate_size: 32,
-    max_position_embeddings: 16,
-  });
+  const config = tinyBertConfig(tokenizer.vocabSize);
   return initBertForSequenceClassification(config, 2, seed);
 }
 

@@ -160,23 +160,25 @@ export function geluKernel(ctx: NativeContext): KernelFn {
   };
 }
 
-/** EdgetuneGeluGrad: dx = dy·(Φ(x) + x·φ(x)) in one pass. */
-export function geluGradKernel(ctx: NativeContext): KernelFn {
+/** A gradient that is dy times a function of x, element by element, computed in one native pass. */
+export function pointwiseGradKernel(
+  ctx: NativeContext,
+  symbol: "et_gelu_grad_f32" | "et_erf_grad_f32",
+): KernelFn {
   return (args) => {
     const { dy, x } = args.inputs;
     const out = ctx.backend.makeOutput(x.shape, "float32");
     const n = sizeOf(x.shape);
     if (n > 0) {
-      ctx.lib!.symbols.et_gelu_grad_f32(
-        ctx.heap.of(dy),
-        ctx.heap.of(x),
-        ctx.heap.of(out),
-        BigInt(n),
-        ctx.threads,
-      );
+      ctx.lib!.symbols[symbol](ctx.heap.of(dy), ctx.heap.of(x), ctx.heap.of(out), BigInt(n), ctx.threads);
     }
     return out;
   };
+}
+
+/** EdgetuneGeluGrad: dx = dy·(Φ(x) + x·φ(x)) in one pass. */
+export function geluGradKernel(ctx: NativeContext): KernelFn {
+  return pointwiseGradKernel(ctx, "et_gelu_grad_f32");
 }
 
 /** EdgetuneLayerNorm: layer norm over the last axis of x with gamma, beta of that length. */

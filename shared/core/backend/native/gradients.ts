@@ -9,6 +9,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { sizeOf } from "./heap.ts";
 import type { KernelFn, NativeContext } from "./kernels.ts";
+import { pointwiseGradKernel } from "./elementwise.ts";
 
 export const ERF_GRAD_KERNEL = "EdgetuneErfGrad";
 export const SOFTMAX_GRAD_KERNEL = "EdgetuneSoftmaxGrad";
@@ -51,22 +52,9 @@ export function restoreGradients(): void {
   originals = [];
 }
 
+/** Erf's gradient dy·2/√π·exp(−x²) in one pass. */
 export function erfGradKernel(ctx: NativeContext): KernelFn {
-  return (args) => {
-    const { dy, x } = args.inputs;
-    const out = ctx.backend.makeOutput(x.shape, "float32");
-    const n = sizeOf(x.shape);
-    if (n > 0) {
-      ctx.lib!.symbols.et_erf_grad_f32(
-        ctx.heap.of(dy),
-        ctx.heap.of(x),
-        ctx.heap.of(out),
-        BigInt(n),
-        ctx.threads,
-      );
-    }
-    return out;
-  };
+  return pointwiseGradKernel(ctx, "et_erf_grad_f32");
 }
 
 export function softmaxGradKernel(ctx: NativeContext): KernelFn {
