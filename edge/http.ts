@@ -57,6 +57,15 @@ export function parseJsonText<S extends z.ZodType>(
   } catch (error) {
     throw new ApiError(400, "invalid_request", `${what} is not valid JSON: ${(error as Error).message}`);
   }
+  return validateValue(value, schema, what);
+}
+
+/** Validates an already parsed value with `schema` (400 `invalid_request` with field issues). */
+export function validateValue<S extends z.ZodType>(
+  value: unknown,
+  schema: S,
+  what = "request body",
+): z.infer<S> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw validationError(parsed.error, what);
   return parsed.data;

@@ -193,6 +193,7 @@ async function storeOutputModel(platform: Platform, job: JobRecord, output: Task
     architecture: output.architecture,
     task: output.task,
     labels: output.labels,
+    task_options: output.taskOptions ?? {},
     parameters: output.parameters,
     config: JSON.parse(new TextDecoder().decode(files["config.json"])),
     files: Object.entries(files).map(([name, bytes]) => ({ name, size: bytes.length })),

@@ -21,6 +21,8 @@ export interface ValidatedFolder {
   config: ModelConfig;
   rawConfig: Record<string, unknown>;
   task: TaskName | null;
+  /** Serving options read from config.json (e.g. multi_label from problem_type). */
+  taskOptions?: Record<string, unknown>;
   labels: string[] | null;
   parameters: number;
   /** Files to write besides the uploaded ones (a generated tokenizer.json). */

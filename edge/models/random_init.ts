@@ -4,6 +4,8 @@
  * the tokenizer is learned from a dataset column (WordPiece), copied from another model of the tenant, or
  * taken from an uploaded tokenizer.json / vocab.txt (multipart, with the spec as a `spec` field), and the
  * result is exported as an HF folder. Optional `labels` give the model a (random) classification head.
+ * Generative architectures (GPT-2, T5, Marian, mBART) are built by random_generative.ts from the same
+ * tokenizer sources.
  */
 import { z } from "zod";
 import {
@@ -17,8 +19,10 @@ import {
 import { readTable } from "../../shared/data/mod.ts";
 import type { Platform } from "../../shared/platform/types.ts";
 import { invalidRequest } from "../../shared/schemas/errors.ts";
-import { type DatasetRecord, type ModelRecord, resourceId } from "../../shared/schemas/resources.ts";
-import { getOwned } from "../http.ts";
+import { type DatasetRecord, type ModelRecord, type TaskName } from "../../shared/schemas/resources.ts";
+import { buildRandomGenerative, generativeModelSpec } from "./random_generative.ts";
+import { tokenizerSpec } from "./tokenizer_spec.ts";
+import { getOwned, parseJsonText } from "../http.ts";
 import { loadUploadedTokenizer } from "./import_folder.ts";
 import type { ModelUpload } from "./upload.ts";
 
@@ -42,19 +46,7 @@ const bertSizes = z.object({
   path: ["hidden_size"],
 });
 
-const tokenizerSpec = z.union([
-  z.object({
-    dataset: resourceId,
-    column: z.string().min(1).default("text"),
-    vocab_size: z.number().int().min(16).max(100_000).default(8000),
-    lowercase: z.boolean().default(true),
-    min_frequency: z.number().int().min(1).max(1000).optional(),
-  }).strict(),
-  z.object({ from_model: resourceId }).strict(),
-  z.object({ file: z.enum(["tokenizer.json", "vocab.txt"]) }).strict(),
-]);
-
-export const randomModelSpec = z.object({
+export const bertModelSpec = z.object({
   name: z.string().trim().min(1).max(256),
   architecture: z.literal("bert").default("bert"),
   config: bertSizes,
@@ -65,7 +57,23 @@ export const randomModelSpec = z.object({
   }).optional(),
   seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
 }).strict();
+export type BertModelSpec = z.infer<typeof bertModelSpec>;
+
+/** A random-init spec: a BERT classifier/base model, or a generative model (random_generative.ts). */
+export const randomModelSpec = z.union([bertModelSpec, generativeModelSpec]);
 export type RandomModelSpec = z.infer<typeof randomModelSpec>;
+
+/** Parses a spec with the schema of its `architecture` (so errors name that family's fields). */
+export function parseRandomModelSpec(text: string, what: string): RandomModelSpec {
+  let architecture: unknown = undefined;
+  try {
+    architecture = (JSON.parse(text) as { architecture?: unknown })?.architecture;
+  } catch {
+    // parseJsonText below reports the JSON error
+  }
+  const generative = ["gpt2", "t5", "marian", "mbart"].includes(architecture as string);
+  return parseJsonText(text, generative ? generativeModelSpec : bertModelSpec, what);
+}
 
 /** Parameter count of a BERT classifier (embeddings, encoder, pooler, head). */
 export function bertParameterCount(config: BertConfig, numLabels: number): number {
@@ -77,10 +85,10 @@ export function bertParameterCount(config: BertConfig, numLabels: number): numbe
   return embeddings + config.num_hidden_layers * layer + (h * h + h) + (h * numLabels + numLabels);
 }
 
-async function buildTokenizer(
+export async function buildTokenizer(
   platform: Platform,
   tenant: string,
-  spec: RandomModelSpec,
+  spec: { tokenizer: z.infer<typeof tokenizerSpec> },
   upload: ModelUpload | null,
 ): Promise<TextTokenizer> {
   const source = spec.tokenizer;
@@ -139,10 +147,13 @@ async function readBlobText(platform: Platform, key: string): Promise<string> {
 }
 
 export interface RandomModel {
-  config: BertConfig;
+  config: Record<string, unknown>;
   files: Record<string, Uint8Array>;
   labels: string[] | null;
   parameters: number;
+  /** What the model serves: text-classification with labels, causal-lm / translation, or null (a base). */
+  task: TaskName | null;
+  architecture: string;
 }
 
 /** Builds the HF folder of a randomly initialised model; 400 for a spec the sizes bound refuses. */
@@ -152,6 +163,11 @@ export async function buildRandomModel(
   spec: RandomModelSpec,
   upload: ModelUpload | null,
 ): Promise<RandomModel> {
+  if (spec.architecture !== "bert") {
+    const tokenizer = await buildTokenizer(platform, tenant, spec, upload);
+    await prepareBackend();
+    return buildRandomGenerative(spec, tokenizer);
+  }
   const tokenizer = await buildTokenizer(platform, tenant, spec, upload);
   const config = parseBertConfig({ model_type: "bert", ...spec.config, vocab_size: tokenizer.vocabSize });
   const labels = spec.labels ?? null;
@@ -166,7 +182,14 @@ export async function buildRandomModel(
   await prepareBackend(); // no-op once the process chose its backend
   const model = initBertForSequenceClassification(config, headLabels.length, spec.seed);
   try {
-    return { config, files: exportHfFolder(model, tokenizer, headLabels), labels, parameters };
+    return {
+      config: { ...config },
+      files: exportHfFolder(model, tokenizer, headLabels),
+      labels,
+      parameters,
+      task: labels ? "text-classification" : null,
+      architecture: "bert",
+    };
   } finally {
     for (const variable of model.params.values()) variable.dispose();
   }

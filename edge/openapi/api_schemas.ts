@@ -6,7 +6,7 @@
  * validate with, so there is no second copy of any field.
  */
 import { z } from "zod";
-import { datasetRecord, jobRecord, modelRecord } from "../../shared/schemas/resources.ts";
+import { datasetFormat, datasetRecord, jobRecord, modelRecord } from "../../shared/schemas/resources.ts";
 
 export const publicDatasetSchema = datasetRecord.omit({ tenant: true, blob_key: true });
 export const publicModelSchema = modelRecord.omit({ tenant: true, blob_prefix: true });
@@ -52,13 +52,46 @@ export const storedEventSchema = z.object({
 });
 
 export const labelScoreSchema = z.object({ label: z.string(), score: z.number() });
-export const predictResponseSchema = z.union([z.array(labelScoreSchema), z.array(z.array(labelScoreSchema))]);
+const perInput = <T extends z.ZodType>(one: T) => z.union([one, z.array(one)]);
+/** text-classification: labels by score. */
+const labelsSchema = z.array(labelScoreSchema);
+/** text-regression: the predicted value. */
+const regressionSchema = z.object({ score: z.number() });
+/** token-classification: entities (grouped: entity_group; aggregation none: entity + index). */
+const entitySchema = z.object({
+  entity_group: z.string().optional(),
+  entity: z.string().optional(),
+  index: z.number().int().optional(),
+  score: z.number(),
+  word: z.string(),
+  start: z.number().int(),
+  end: z.number().int(),
+});
+/** question-answering: answer span with character offsets into the context. */
+const answerSchema = z.object({
+  answer: z.string(),
+  score: z.number(),
+  start: z.number().int(),
+  end: z.number().int(),
+});
+/** causal-lm (text generation) and translation. */
+const generatedSchema = z.array(z.object({ generated_text: z.string() }));
+const translatedSchema = z.array(z.object({ translation_text: z.string() }));
+export const predictResponseSchema = z.union([
+  perInput(labelsSchema),
+  perInput(regressionSchema),
+  perInput(z.array(entitySchema)),
+  perInput(answerSchema),
+  perInput(z.array(answerSchema)),
+  perInput(generatedSchema),
+  translatedSchema,
+]).describe("the shape of the model's task (see README: Predict output per task)");
 
 export const healthSchema = z.object({ status: z.enum(["ok", "ready", "not_ready"]) });
 
 /** Multipart dataset upload (documentation of the form fields; the route reads them as a stream). */
 export const datasetUploadForm = z.object({
-  format: z.enum(["csv", "tsv", "jsonl"]).optional(),
+  format: datasetFormat.optional(),
   name: z.string().min(1).max(256).optional(),
   file: z.string().describe("the data file (binary)"),
 }).describe("send `format` and `name` before `file`");

@@ -71,7 +71,8 @@ const deploymentName: ParamSpec = {
   schema: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$" },
 };
 const PREDICT_200 =
-  "labels by score, per input; headers x-edgetune-model, x-queue-time, x-tokenization-time, " +
+  "the task's pipeline output per input (labels by score, {score}, entities, answers, generated_text, " +
+  "translation_text); with `stream: true` (generative models) server-sent events, one per token; headers x-edgetune-model, x-queue-time, x-tokenization-time, " +
   "x-inference-time, x-total-time (ms), x-compute-tokens";
 const QUEUE_FULL = "the prediction queue is full: retry after the Retry-After header's seconds";
 const html = (description: string): ResponseSpec => ({
@@ -273,7 +274,7 @@ export const ROUTES: RouteSpec[] = [
     method: "post",
     path: "/v1/models/{id}/predict",
     tag: "models",
-    summary: "Classify text with a model that has a classification head",
+    summary: "Predict with a model's task head: classify, score, tag entities, answer, generate, translate",
     auth: true,
     params: [id("model")],
     body: { "application/json": "PredictRequest" },
@@ -286,7 +287,7 @@ export const ROUTES: RouteSpec[] = [
     method: "post",
     path: "/v1/deployments",
     tag: "deployments",
-    summary: "Deploy a classification model under a stable name (version 1, all traffic)",
+    summary: "Deploy a model with a task head under a stable name (version 1, all traffic)",
     auth: true,
     body: { "application/json": "CreateDeploymentRequest" },
     responses: { 201: { description: "created", schema: "Deployment" } },
@@ -333,7 +334,8 @@ export const ROUTES: RouteSpec[] = [
     method: "post",
     path: "/v1/deployments/{name}/predict",
     tag: "deployments",
-    summary: "Classify text with the deployment: the traffic split picks a version (sticky by " +
+    summary:
+      "Predict with the deployment (its model task's shape): the traffic split picks a version (sticky by " +
       "X-Request-Key or `request_key`); headers x-edgetune-deployment(-version) name it",
     auth: true,
     params: [deploymentName, {

@@ -24,27 +24,23 @@ import { ApiError, ConflictError, notFound } from "../../shared/schemas/errors.t
 import type { ModelRecord } from "../../shared/schemas/resources.ts";
 import type { EdgeEnv, EdgeLimits } from "../deps.ts";
 import { getOwned, readJsonBody, readTextLimited, recordKey } from "../http.ts";
-import { parseJsonText } from "../http.ts";
+import { parseJsonText, validateValue } from "../http.ts";
+import { servingTaskFor } from "../serving/tasks/mod.ts";
 import type { Serving } from "../serving/runtime.ts";
 import { pickVersion } from "../serving/traffic.ts";
-import {
-  assertClassifier,
-  MAX_PREDICT_BODY_BYTES,
-  measured,
-  predictRequest,
-  servePrediction,
-} from "./predict.ts";
+import { measured, predictRequest, readPredictObject, servePrediction } from "./predict.ts";
 
 const MAX_HISTORY = 100;
 const MAX_PREVIOUS = 50;
 const CAS_TRIES = 5;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
+/** Sticky routing: the same key always reaches the same version (while the split is unchanged). */
+const requestKey = z.string().min(1).max(256);
+
+/** A deployment predict body: the model task's body plus an optional `request_key` (OpenAPI view). */
 export function deploymentPredictRequest(maxFieldChars: number) {
-  return predictRequest(maxFieldChars).extend({
-    /** Sticky routing: the same key always reaches the same version (while the split is unchanged). */
-    request_key: z.string().min(1).max(256).optional(),
-  }).strict();
+  return z.intersection(predictRequest(maxFieldChars), z.object({ request_key: requestKey.optional() }));
 }
 
 /** The API view: no tenant, no rollback stack (only whether there is one). */
@@ -64,11 +60,10 @@ async function actorOf(c: Context<EdgeEnv>): Promise<Actor> {
 export function deploymentRoutes(platform: Platform, limits: EdgeLimits, serving: Serving): Hono<EdgeEnv> {
   const app = new Hono<EdgeEnv>();
   const { meta } = platform;
-  const predictSchema = deploymentPredictRequest(limits.maxFieldChars);
 
   async function deployableModel(tenant: string, id: string): Promise<ModelRecord> {
     const model = (await getOwned<ModelRecord>(meta, "models", tenant, id, "model")).value;
-    assertClassifier(model);
+    servingTaskFor(model);
     return model;
   }
 
@@ -291,9 +286,9 @@ export function deploymentRoutes(platform: Platform, limits: EdgeLimits, serving
       if (cached === null) throw notFound("deployment", name);
       const record = cached.value;
       deployment = record.name;
-      const body = await readJsonBody(c, predictSchema, MAX_PREDICT_BODY_BYTES);
-      inputs = typeof body.inputs === "string" ? 1 : body.inputs.length;
-      const key = c.req.header("x-request-key") ?? body.request_key ?? null;
+      const { request_key: rawKey, ...predictBody } = await readPredictObject(c);
+      const bodyKey = rawKey === undefined ? undefined : validateValue(rawKey, requestKey, "request_key");
+      const key = c.req.header("x-request-key") ?? bodyKey ?? null;
       const version = pickVersion(record.name, record.traffic, key);
       const modelId = record.versions.find((v) => v.version === version)?.model ?? "";
       model = modelId;
@@ -311,8 +306,16 @@ export function deploymentRoutes(platform: Platform, limits: EdgeLimits, serving
       }
       c.header("x-edgetune-deployment", record.name);
       c.header("x-edgetune-deployment-version", String(version));
-      const { request_key: _key, ...predictBody } = body;
-      return await servePrediction(c, serving, found.value, predictBody, started, arrival);
+      return await servePrediction(
+        c,
+        serving,
+        limits,
+        found.value,
+        predictBody,
+        started,
+        arrival,
+        (n) => inputs = n,
+      );
     }, () => inputs);
   });
 

@@ -4,9 +4,7 @@
  * is a `queued` record in meta "jobs" at `<tenant>.<id>`, a `status` event in stream `<tenant>.<id>`, and a
  * queue message deduplicated by the job id. The event stream itself lives in job_events.ts.
  */
-import { layerIssues } from "../../shared/core/train/hyperparameter_fields.ts";
 import { Hono } from "hono";
-import { validateColumnsForTask } from "../../shared/data/mod.ts";
 import { normalizeCapabilities } from "../../shared/platform/queue_extras.ts";
 import { newId } from "../../shared/platform/ids.ts";
 import { updateWithRetry } from "../../shared/platform/meta_helpers.ts";
@@ -14,15 +12,14 @@ import type { Platform } from "../../shared/platform/types.ts";
 import { ApiError, ConflictError, invalidRequest, notFound } from "../../shared/schemas/errors.ts";
 import {
   type CreateJobRequest,
-  type DatasetRecord,
   idPattern,
   type JobRecord,
   type JobStatus,
-  type ModelRecord,
 } from "../../shared/schemas/resources.ts";
 import type { EdgeEnv } from "../deps.ts";
 import { getOwned, readJsonBody, recordKey } from "../http.ts";
 import { createJobBody, estimateJob, jobEta } from "./job_estimate.ts";
+import { checkJobReferences } from "./job_checks.ts";
 
 export const FINAL_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "cancelled"];
 export const isFinalStatus = (status: unknown): boolean => FINAL_STATUSES.includes(status as JobStatus);
@@ -66,9 +63,12 @@ export function newJobRecord(id: string, tenant: string, spec: CreateJobRequest,
     base_model: spec.base_model,
     training_dataset: spec.training_dataset,
     validation_dataset: spec.validation_dataset ?? null,
+    training_target_dataset: spec.training_target_dataset ?? null,
+    validation_target_dataset: spec.validation_target_dataset ?? null,
     validation_split: spec.validation_split ?? null,
     columns: spec.columns,
     hyperparameters: spec.hyperparameters,
+    task_options: spec.task_options,
     suffix: spec.suffix ?? null,
     requires: normalizeCapabilities(spec.requires),
     created_at: now,
@@ -88,29 +88,6 @@ export function jobRoutes(platform: Platform): Hono<EdgeEnv> {
   const app = new Hono<EdgeEnv>();
   const { meta, events, queue } = platform;
 
-  /** 404 naming the missing resource, 400 for missing columns. */
-  async function checkReferences(tenant: string, spec: CreateJobRequest) {
-    const baseModel = await getOwned<ModelRecord>(meta, "models", tenant, spec.base_model, "base_model");
-    const config = baseModel.value.config;
-    const numLayers = Number(config.num_hidden_layers ?? config.n_layers); // DistilBERT names it n_layers
-    const issues = Number.isInteger(numLayers) ? layerIssues(spec.hyperparameters, numLayers) : [];
-    if (issues.length > 0) {
-      throw invalidRequest(
-        `hyperparameters do not fit base model '${spec.base_model}': ` +
-          issues.map((issue) => `${issue.path}: ${issue.message}`).join("; "),
-        issues.map((issue) => ({ path: ["hyperparameters", issue.path], message: issue.message })),
-      );
-    }
-    const datasets: [string, string][] = [["training_dataset", spec.training_dataset]];
-    if (spec.validation_dataset) datasets.push(["validation_dataset", spec.validation_dataset]);
-    for (const [field, id] of datasets) {
-      const dataset = await getOwned<DatasetRecord>(meta, "datasets", tenant, id, field);
-      // masked-lm trains on unlabeled text: only the text column has to exist.
-      const wanted = spec.task === "masked-lm" ? { text: spec.columns.text } : spec.columns;
-      validateColumnsForTask(dataset.value.columns, wanted, id);
-    }
-  }
-
   /** Makes sure the queued job is announced and enqueued (both idempotent by job id). */
   async function enqueue(tenant: string, job: JobRecord, announce: boolean) {
     if (announce) await events.append(recordKey(tenant, job.id), "status", { status: "queued" });
@@ -120,7 +97,7 @@ export function jobRoutes(platform: Platform): Hono<EdgeEnv> {
   app.post("/", async (c) => {
     const tenant = c.get("tenant");
     const { dry_run: dryRun, ...spec } = await readJsonBody(c, createJobBody);
-    await checkReferences(tenant, spec);
+    await checkJobReferences(platform, tenant, spec);
     if (dryRun) return c.json(await estimateJob(platform, tenant, spec));
 
     let jobId = newId("job");

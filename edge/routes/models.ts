@@ -15,15 +15,30 @@ import {
   getOwned,
   isJsonContentType,
   MAX_JSON_BYTES,
-  parseJsonText,
   readTextLimited,
   recordKey,
 } from "../http.ts";
-import { validateFolder } from "../models/import_folder.ts";
+import { type ValidatedFolder, validateFolder } from "../models/import_folder.ts";
+import { validateGenerativeFolder } from "../models/import_generative.ts";
+import { type GenerativeModelType, generativeModelType } from "../../shared/core/model/generative_load.ts";
 import { type TarEntry, tarStream } from "../models/tar.ts";
-import { buildRandomModel, randomModelSpec } from "../models/random_init.ts";
+import { buildRandomModel, parseRandomModelSpec } from "../models/random_init.ts";
 import { deleteFolder, modelBlobPrefix, publicModel, putFolder } from "../models/records.ts";
-import { collectModelUpload, type ModelUpload } from "../models/upload.ts";
+import { collectModelUpload, fileJson, type ModelUpload } from "../models/upload.ts";
+
+/** A validated generative folder in the shape of an encoder one (no labels, no generated files). */
+function generativeFolder(upload: ModelUpload, type: GenerativeModelType): ValidatedFolder {
+  const rawConfig = fileJson(upload, "config.json")!;
+  const { task, parameters } = validateGenerativeFolder(upload, type, rawConfig);
+  return {
+    config: rawConfig as unknown as ValidatedFolder["config"],
+    rawConfig,
+    task,
+    labels: null,
+    parameters,
+    extraFiles: {},
+  };
+}
 import { multipartBoundary, MultipartReader } from "../multipart.ts";
 import type { ModelCache } from "../serving/model_cache.ts";
 
@@ -32,7 +47,7 @@ export function modelRoutes(platform: Platform, limits: EdgeLimits, cache: Model
   const { blobs, meta } = platform;
 
   async function createRandom(tenant: string, id: string, specText: string, upload: ModelUpload | null) {
-    const spec = parseJsonText(specText, randomModelSpec, upload ? "field 'spec'" : "request body");
+    const spec = parseRandomModelSpec(specText, upload ? "field 'spec'" : "request body");
     if (upload?.weights) throw invalidRequest("model.safetensors cannot be sent with a random-init spec");
     const built = await buildRandomModel(platform, tenant, spec, upload);
     const prefix = modelBlobPrefix(tenant, id);
@@ -43,9 +58,10 @@ export function modelRoutes(platform: Platform, limits: EdgeLimits, cache: Model
       tenant,
       name: spec.name,
       source: "random",
-      architecture: "bert",
-      task: built.labels ? "text-classification" : null,
+      architecture: built.architecture,
+      task: built.task,
       labels: built.labels,
+      task_options: {},
       parameters: built.parameters,
       config: { ...built.config },
       files,
@@ -57,7 +73,11 @@ export function modelRoutes(platform: Platform, limits: EdgeLimits, cache: Model
   }
 
   async function createImported(tenant: string, id: string, upload: ModelUpload) {
-    const folder = validateFolder(upload);
+    const rawConfig = fileJson(upload, "config.json");
+    const generativeType = rawConfig === null ? null : generativeModelType(rawConfig);
+    const folder = generativeType === null
+      ? validateFolder(upload)
+      : generativeFolder(upload, generativeType);
     const prefix = modelBlobPrefix(tenant, id);
     const uploaded: Record<string, Uint8Array> = Object.fromEntries(upload.files);
     const files = await putFolder(blobs, prefix, { ...uploaded, ...folder.extraFiles });
@@ -77,6 +97,7 @@ export function modelRoutes(platform: Platform, limits: EdgeLimits, cache: Model
       architecture: folder.config.model_type,
       task: folder.task,
       labels: folder.labels,
+      task_options: folder.taskOptions ?? {},
       parameters: folder.parameters,
       config: { ...folder.config, ...(folder.labels ? { id2label: folder.rawConfig.id2label } : {}) },
       files,

@@ -1,97 +1,57 @@
 /**
- * POST /v1/models/:id/predict — text classification with the Hugging Face pipeline's I/O shape: `inputs` a
- * string → `[{label, score}, ...]` sorted by score (highest first), a list → one such list per input;
- * `top_k` (top level or in `parameters`) keeps the k best. The model must have a classification head
- * (task `text-classification`); inputs are bounded (at most 256, each at most maxFieldChars characters).
- * Requests are dynamically batched (serving/batcher.ts); responses carry TEI-style timing headers
- * (x-queue-time, x-tokenization-time, x-inference-time, x-total-time, in ms) and the answering model, and a
- * full queue answers 429 with Retry-After. `servePrediction` is shared with deployment predictions.
+ * POST /v1/models/:id/predict — predictions in the Hugging Face pipeline shape of the model's task
+ * (edge/serving/tasks/: text-classification, text-regression, token-classification, question-answering,
+ * text generation, translation). The route finds the model, lets its task validate the body and answer;
+ * inputs are bounded (at most 256 per request, each at most maxFieldChars characters). Encoder tasks are
+ * dynamically batched (serving/batcher.ts) and answer TEI-style timing headers (x-queue-time,
+ * x-tokenization-time, x-inference-time, x-total-time, in ms); a full queue answers 429 with Retry-After.
+ * `servePrediction` is shared with deployment predictions.
  */
 import { type Context, Hono } from "hono";
-import { z } from "zod";
 import type { Platform } from "../../shared/platform/types.ts";
 import { ApiError, notFound } from "../../shared/schemas/errors.ts";
 import { idPattern, type ModelRecord } from "../../shared/schemas/resources.ts";
 import type { EdgeEnv, EdgeLimits } from "../deps.ts";
-import { readJsonBody, recordKey } from "../http.ts";
-import { type Arrival, OverloadedError } from "../serving/batcher.ts";
+import { isJsonContentType, parseJsonText, readTextLimited, recordKey, validateValue } from "../http.ts";
+import type { Arrival } from "../serving/batcher.ts";
 import type { Serving } from "../serving/runtime.ts";
+import { SERVING_TASKS, servingTaskFor } from "../serving/tasks/mod.ts";
+import { z } from "zod";
 
-export const MAX_PREDICT_INPUTS = 256;
+export { MAX_PREDICT_INPUTS } from "../serving/tasks/types.ts";
 /** Room for 256 long inputs; each is still bounded by maxFieldChars. */
 export const MAX_PREDICT_BODY_BYTES = 32 * 1024 * 1024;
 
+/** Any task's request body (for the OpenAPI document): the union of the tasks' schemas. */
 export function predictRequest(maxFieldChars: number) {
-  const text = z.string().max(maxFieldChars, `each input must be at most ${maxFieldChars} characters`);
-  return z.object({
-    inputs: z.union([text, z.array(text).min(1).max(MAX_PREDICT_INPUTS)]),
-    top_k: z.number().int().min(1).optional(),
-    parameters: z.object({
-      top_k: z.number().int().min(1).optional(),
-      max_length: z.number().int().min(8).max(4096).optional(),
-      truncation: z.boolean().optional(),
-    }).strict().optional(),
-  }).strict();
-}
-export type PredictBody = z.infer<ReturnType<typeof predictRequest>>;
-
-export interface LabelScore {
-  label: string;
-  score: number;
+  const schemas = Object.values(SERVING_TASKS).map((task) => task!.schema(maxFieldChars));
+  return z.union(schemas as unknown as [z.ZodType, z.ZodType, ...z.ZodType[]]);
 }
 
-/** Probabilities → labels sorted by score (ties by label order), the first `topK`. */
-export function rankLabels(probabilities: ArrayLike<number>, labels: string[], topK?: number): LabelScore[] {
-  const ranked = labels.map((label, i) => ({ label, score: probabilities[i], i }))
-    .sort((a, b) => b.score - a.score || a.i - b.i)
-    .map(({ label, score }) => ({ label, score }));
-  return topK === undefined ? ranked : ranked.slice(0, topK);
-}
-
-/** 400 unless the model can classify. */
-export function assertClassifier(model: ModelRecord): void {
-  if (model.task !== "text-classification" || !model.labels || model.labels.length === 0) {
-    throw new ApiError(
-      400,
-      "invalid_request",
-      `model '${model.id}' has no classification head to predict with`,
-      {
-        task: model.task,
-      },
-    );
+/** The request body as a JSON object (415 unless JSON, 400 unless an object). */
+export async function readPredictObject(c: Context<EdgeEnv>): Promise<Record<string, unknown>> {
+  if (!isJsonContentType(c.req.header("content-type"))) {
+    throw new ApiError(415, "unsupported_media_type", "send the body as application/json");
   }
+  const text = await readTextLimited(c.req.raw.body, MAX_PREDICT_BODY_BYTES);
+  return parseJsonText(text, z.record(z.string(), z.unknown()));
 }
 
-const ms = (value: number) => value.toFixed(2);
-
-/** Runs one prediction through the batcher and builds the response with timing headers. */
+/** Validates `raw` with the model's task schema and answers it; `onInputs` learns the input count. */
 export async function servePrediction(
   c: Context<EdgeEnv>,
   serving: Serving,
+  limits: EdgeLimits,
   model: ModelRecord,
-  body: PredictBody,
+  raw: unknown,
   started: number,
-  arrival?: Arrival,
+  arrival: Arrival | undefined,
+  onInputs: (count: number) => void,
 ): Promise<Response> {
-  const texts = typeof body.inputs === "string" ? [body.inputs] : body.inputs;
-  const topK = body.top_k ?? body.parameters?.top_k;
-  const maxPositions = Number(model.config.max_position_embeddings ?? 512);
-  const maxLength = Math.min(body.parameters?.max_length ?? maxPositions, maxPositions);
-  let result;
-  try {
-    result = await serving.batcher.predict(model, texts, maxLength, arrival);
-  } catch (error) {
-    if (error instanceof OverloadedError) c.header("Retry-After", String(error.retryAfterSeconds));
-    throw error;
-  }
-  const ranked = result.probabilities.map((p) => rankLabels(p, model.labels!, topK));
-  c.header("x-edgetune-model", model.id);
-  c.header("x-queue-time", ms(result.timings.queueMs));
-  c.header("x-tokenization-time", ms(result.timings.tokenizeMs));
-  c.header("x-inference-time", ms(result.timings.inferenceMs));
-  c.header("x-compute-tokens", String(result.tokens));
-  c.header("x-total-time", ms(performance.now() - started));
-  return c.json(typeof body.inputs === "string" ? ranked[0] : ranked);
+  const task = servingTaskFor(model);
+  const body = validateValue(raw, task.schema(limits.maxFieldChars));
+  onInputs(task.inputCount(body));
+  return await task.serve({ c, serving, model, body, started, arrival });
 }
 
 /**
@@ -129,7 +89,6 @@ export async function measured(
 
 export function predictRoutes(_platform: Platform, limits: EdgeLimits, serving: Serving): Hono<EdgeEnv> {
   const app = new Hono<EdgeEnv>();
-  const schema = predictRequest(limits.maxFieldChars);
 
   app.post("/:id/predict", (c) => {
     const started = performance.now();
@@ -141,12 +100,10 @@ export function predictRoutes(_platform: Platform, limits: EdgeLimits, serving: 
         ? await serving.records.get<ModelRecord>("models", recordKey(c.get("tenant"), id))
         : null;
       if (found === null) throw notFound("model", id);
-      const record = found;
-      model = record.value.id;
-      assertClassifier(record.value);
-      const body = await readJsonBody(c, schema, MAX_PREDICT_BODY_BYTES);
-      inputs = typeof body.inputs === "string" ? 1 : body.inputs.length;
-      return await servePrediction(c, serving, record.value, body, started, arrival);
+      model = found.value.id;
+      servingTaskFor(found.value); // 400 before reading the body when the model cannot predict
+      const raw = await readPredictObject(c);
+      return await servePrediction(c, serving, limits, found.value, raw, started, arrival, (n) => inputs = n);
     }, () => inputs);
   });
 

@@ -10,12 +10,11 @@
  * `maxQueue` waiting requests a new request is refused with a 429 (`OverloadedError`, carrying a Retry-After
  * estimate) instead of waiting into a timeout.
  */
-import * as tf from "@tensorflow/tfjs";
 import { logitsOf } from "../../shared/core/mod.ts";
 import { ApiError } from "../../shared/schemas/errors.ts";
 import type { ModelRecord } from "../../shared/schemas/resources.ts";
 import type { ServingMetrics } from "../metrics/serving_metrics.ts";
-import { type ModelCache, modelKey, type ServedModel } from "./model_cache.ts";
+import { encoderOf, type ModelCache, modelKey, type ServedModel } from "./model_cache.ts";
 
 export interface BatcherOptions {
   /** Tokens per micro-batch, and padded tokens per forward pass (default 8192). */
@@ -62,9 +61,22 @@ export class OverloadedError extends ApiError {
   }
 }
 
-interface Row {
+/** One model input row: token ids with their segment ids (same length). */
+export interface BatchRow {
   ids: number[];
   typeIds: number[];
+}
+type Row = BatchRow;
+
+/** Softmax of one row of logits (max-shifted). */
+export function softmaxRow(logits: Float32Array): Float32Array {
+  let max = -Infinity;
+  for (const v of logits) max = Math.max(max, v);
+  const out = new Float32Array(logits.length);
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += out[i] = Math.exp(logits[i] - max);
+  for (let i = 0; i < out.length; i++) out[i] /= sum;
+  return out;
 }
 
 interface Taken {
@@ -121,6 +133,40 @@ export class PredictBatcher {
   }
 
   /**
+   * The generic path every encoder task uses: `prepare` turns the request into model rows (token ids and
+   * segment ids, within the model's length) and a `finish` that maps the raw outputs of those rows — a
+   * sequence head's logits [numLabels], a token head's [rowLength × numLabels], a span head's [rowLength × 2]
+   * — to the response; `finish` runs while the model is still held. Throws OverloadedError when the queue is full.
+   */
+  async run<T>(
+    record: ModelRecord,
+    prepare: (served: ServedModel) => { rows: BatchRow[]; finish: (outputs: Float32Array[]) => T },
+    arrival?: Arrival,
+  ): Promise<{ result: T; tokens: number; timings: PredictTimings }> {
+    try {
+      this.#admit();
+    } catch (error) {
+      arrival?.release();
+      throw error;
+    }
+    try {
+      return await this.cache.use(record, async (served) => {
+        const started = performance.now();
+        const { rows, finish } = prepare(served);
+        const tokenizeMs = performance.now() - started;
+        this.#admit();
+        const tokens = rows.reduce((sum, row) => sum + row.ids.length, 0);
+        const queued = this.#enqueue(modelKey(record), served, rows, tokens);
+        arrival?.release();
+        const { probabilities: outputs, queueMs, inferenceMs } = await queued;
+        return { result: finish(outputs), tokens, timings: { queueMs, tokenizeMs, inferenceMs } };
+      });
+    } finally {
+      arrival?.release();
+    }
+  }
+
+  /**
    * Marks a request as on its way (body being read, model being looked up): while any are, a batch that is
    * not full waits up to the queue delay for them; with none on the way a lone request runs at once.
    */
@@ -144,26 +190,17 @@ export class PredictBatcher {
     maxLength: number,
     arrival?: Arrival,
   ): Promise<PredictResult> {
-    try {
-      this.#admit();
-    } catch (error) {
-      arrival?.release();
-      throw error;
-    }
-    return await this.cache.use(record, async (served) => {
-      const started = performance.now();
-      const limit = Math.min(maxLength, served.model.maxSequenceLength);
-      const rows = texts.map((text) =>
-        served.tokenizer.buildInput(served.tokenizer.tokenize(text), null, limit)
-      );
-      const tokenizeMs = performance.now() - started;
-      this.#admit();
-      const tokens = rows.reduce((sum, row) => sum + row.ids.length, 0);
-      const queued = this.#enqueue(modelKey(record), served, rows, tokens);
-      arrival?.release();
-      const { probabilities, queueMs, inferenceMs } = await queued;
-      return { probabilities, tokens, timings: { queueMs, tokenizeMs, inferenceMs } };
-    });
+    const { result, tokens, timings } = await this.run(record, (served) => {
+      const encoder = encoderOf(served);
+      const limit = Math.min(maxLength, encoder.model.maxSequenceLength);
+      return {
+        rows: texts.map((text) =>
+          encoder.tokenizer.buildInput(encoder.tokenizer.tokenize(text), null, limit)
+        ),
+        finish: (outputs) => outputs.map(softmaxRow),
+      };
+    }, arrival);
+    return { probabilities: result, tokens, timings };
   }
 
   #admit() {
@@ -273,16 +310,22 @@ export class PredictBatcher {
     }
     if (queue.length === 0) this.#queues.delete(key);
     this.#report();
-    const { model, tokenizer } = members[0].served;
+    const { model, tokenizer } = encoderOf(members[0].served);
     try {
       for (const pass of this.#passes(taken)) {
         const passStart = performance.now();
         const encoded = tokenizer.collate(pass.map((t) => t.pending.rows[t.index]));
-        const probs = tf.tidy(() => tf.softmax(logitsOf(model, encoded), -1));
-        const values = await probs.data() as Float32Array;
-        probs.dispose();
-        const width = model.numLabels;
-        pass.forEach((t, j) => (t.pending.results[t.index] = values.slice(j * width, (j + 1) * width)));
+        const logits = logitsOf(model, encoded);
+        const values = await logits.data() as Float32Array;
+        logits.dispose();
+        const width = logits.shape[1];
+        // A sequence head answers one row of logits per input row; token and span heads one per position.
+        const perPosition = model.head !== "sequence";
+        pass.forEach((t, j) => {
+          const start = perPosition ? j * encoded.seqLength * width : j * width;
+          const end = perPosition ? start + t.length * width : start + width;
+          t.pending.results[t.index] = values.slice(start, end);
+        });
         const passTokens = pass.reduce((sum, t) => sum + t.length, 0);
         this.#observe(
           pass.length,

@@ -15,16 +15,59 @@ import {
   TextTokenizer,
 } from "../../shared/core/mod.ts";
 import { loadSequenceClassifier } from "../../shared/core/model/load.ts";
+import type { HeadKind } from "../../shared/core/model/classifier.ts";
+import type { GenerativeModel } from "../../shared/core/generate/types.ts";
+import { loadGenerativeModel } from "../../shared/core/model/generative_load.ts";
+import { GenerationTokenizer } from "../../shared/core/tokenizer/generation_tokenizer.ts";
 import type { BlobStore } from "../../shared/platform/types.ts";
 import { ApiError } from "../../shared/schemas/errors.ts";
 import type { ModelRecord } from "../../shared/schemas/resources.ts";
 import type { ServingMetrics } from "../metrics/serving_metrics.ts";
 
-export interface ServedModel {
+/** An encoder with a task head (classification, regression, token classification, QA). */
+export interface ServedEncoder {
+  kind: "encoder";
   model: SequenceClassifier;
   tokenizer: TextTokenizer;
   labels: string[];
 }
+
+/** A generative model (causal LM or encoder-decoder) with its generation tokenizer. */
+export interface ServedGenerator {
+  kind: "generator";
+  model: GenerativeModel;
+  tokenizer: GenerationTokenizer;
+}
+
+export type ServedModel = ServedEncoder | ServedGenerator;
+
+/** The served model as an encoder; a programming error for a generative model (routes pick by task). */
+export function encoderOf(served: ServedModel): ServedEncoder {
+  if (served.kind !== "encoder") throw new Error("expected an encoder model");
+  return served;
+}
+
+/** The served model as a generator. */
+export function generatorOf(served: ServedModel): ServedGenerator {
+  if (served.kind !== "generator") throw new Error("expected a generative model");
+  return served;
+}
+
+/** The head and output width a record's task needs. */
+export function headOf(record: ModelRecord): { head: HeadKind; numLabels: number } {
+  switch (record.task) {
+    case "token-classification":
+      return { head: "token", numLabels: record.labels?.length ?? 0 };
+    case "question-answering":
+      return { head: "span", numLabels: 2 };
+    case "text-regression":
+      return { head: "sequence", numLabels: 1 };
+    default:
+      return { head: "sequence", numLabels: record.labels?.length ?? 0 };
+  }
+}
+
+const GENERATIVE_TASKS = new Set(["causal-lm", "translation"]);
 
 export interface ModelCacheOptions {
   /** Parameter bytes the cache may hold (default 1 GiB). */
@@ -68,13 +111,23 @@ async function loadModel(blobs: BlobStore, record: ModelRecord): Promise<ServedM
   const [configBytes, weights, tokenizerJson, tokenizerConfig] = await Promise.all(
     ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"].map(read),
   );
+  const tokenizerConfigJson = tokenizerConfig ? JSON.parse(text(tokenizerConfig)) : {};
+  if (record.task !== null && GENERATIVE_TASKS.has(record.task)) {
+    const model = loadGenerativeModel(text(configBytes!), readSafetensors(weights!)).model;
+    const tokenizer = GenerationTokenizer.fromTokenizerJson(text(tokenizerJson!), tokenizerConfigJson);
+    return { kind: "generator", model, tokenizer };
+  }
   const labels = record.labels ?? [];
-  const { model } = loadSequenceClassifier(text(configBytes!), readSafetensors(weights!), labels.length);
-  const tokenizer = TextTokenizer.fromTokenizerJson(
-    text(tokenizerJson!),
-    tokenizerConfig ? JSON.parse(text(tokenizerConfig)) : {},
+  const { head, numLabels } = headOf(record);
+  const { model } = loadSequenceClassifier(
+    text(configBytes!),
+    readSafetensors(weights!),
+    numLabels,
+    42,
+    head,
   );
-  return { model, tokenizer, labels };
+  const tokenizer = TextTokenizer.fromTokenizerJson(text(tokenizerJson!), tokenizerConfigJson);
+  return { kind: "encoder", model, tokenizer, labels };
 }
 
 function parameterBytes(served: ServedModel): number {

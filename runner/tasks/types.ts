@@ -37,6 +37,8 @@ export interface TaskOutput {
   /** What the output model can serve (null: a base model for further fine-tuning, e.g. after masked-lm). */
   task: TaskName | null;
   labels: string[] | null;
+  /** What serving needs beyond labels (e.g. multi_label + threshold, tag_scheme); stored on the model. */
+  taskOptions?: Record<string, unknown>;
   parameters: number;
   architecture: string;
   /** Name of the model the job started from, for the output model's name. */

@@ -8,10 +8,10 @@ import { ApiError } from "../schemas/errors.ts";
 
 export function validateColumnsForTask(
   columns: readonly string[],
-  wanted: { text: string; label?: string },
+  wanted: { [role: string]: string | undefined },
   datasetId?: string,
 ): void {
-  const missing = [wanted.text, wanted.label].filter((name): name is string =>
+  const missing = [...new Set(Object.values(wanted))].filter((name): name is string =>
     name !== undefined && !columns.includes(name)
   );
   if (missing.length === 0) return;

@@ -11,6 +11,13 @@ const EXTENSIONS: Record<string, DatasetFormat> = {
   tab: "tsv",
   jsonl: "jsonl",
   ndjson: "jsonl",
+  txt: "text",
+  text: "text",
+  conll: "conll",
+  iob: "conll",
+  iob2: "conll",
+  bio: "conll",
+  json: "squad",
 };
 
 export function formatFromFilename(filename: string | null | undefined): DatasetFormat | null {
@@ -24,7 +31,11 @@ export function sniffFormat(head: Uint8Array): DatasetFormat {
     /^\uFEFF/,
     "",
   );
-  if (text.trimStart().startsWith("{")) return "jsonl";
+  const start = text.trimStart();
+  // A whole-file JSON document in SQuAD's shape ({"data": [...], "version": ...}) is SQuAD; any other
+  // object per line is JSONL.
+  if (/^\{\s*"(data|version)"\s*:/.test(start) && !/\n\s*\{/.test(start.slice(0, 4096))) return "squad";
+  if (start.startsWith("{")) return "jsonl";
   const firstLine = text.split("\n", 1)[0];
   const tabs = firstLine.split("\t").length - 1;
   const commas = firstLine.split(",").length - 1;

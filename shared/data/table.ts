@@ -1,5 +1,5 @@
 /**
- * Turns a dataset byte stream (CSV, TSV or JSONL) into named rows, streaming: `scanTable` yields the columns,
+ * Turns a dataset byte stream (CSV, TSV, JSONL, CoNLL, SQuAD JSON or plain text) into named rows, streaming: `scanTable` yields the columns,
  * then every row with its line number, interleaved with every problem found (ragged rows, bad JSON, non-UTF-8,
  * oversized fields, missing header...), so the edge can list them all; `readTable` is the strict reader the
  * runner uses, which stops with an ApiError `invalid_file` at the first problem. JSONL rows are objects whose
@@ -9,6 +9,9 @@ import { ApiError } from "../schemas/errors.ts";
 import type { DatasetFormat } from "../schemas/resources.ts";
 import { csvRecords, isRecordProblem, type RecordItem, tsvRecords } from "./csv.ts";
 import { isLineProblem, readLines } from "./lines.ts";
+import { textLineItems } from "./text_lines.ts";
+import { conllItems } from "./conll_table.ts";
+import { scanSquad } from "./squad_table.ts";
 
 export const DEFAULT_MAX_FIELD_CHARS = 100_000;
 const MAX_COLUMN_NAME_CHARS = 200;
@@ -48,15 +51,38 @@ export async function* scanTable(
   options: TableOptions = {},
 ): AsyncGenerator<TableItem> {
   const maxFieldChars = options.maxFieldChars ?? DEFAULT_MAX_FIELD_CHARS;
+  if (format === "squad") { // one JSON document, not lines
+    yield* scanSquad(stream, options);
+    return;
+  }
   // A line may hold several maximal fields; 4 bytes per character is the UTF-8 worst case.
   const maxLineBytes = Math.max(maxFieldChars * 8, 1 << 20);
   const lines = readLines(stream, maxLineBytes);
-  const items = format === "jsonl"
-    ? jsonlItems(lines, maxFieldChars)
-    : delimitedItems(format === "csv" ? csvRecords(lines, maxFieldChars) : tsvRecords(lines), maxFieldChars);
+  const items = itemsOf(format, lines, maxFieldChars);
   for await (const item of items) {
     yield item;
     if (item.kind === "problem" && item.fatal) return;
+  }
+}
+
+function itemsOf(
+  format: DatasetFormat,
+  lines: ReturnType<typeof readLines>,
+  maxFieldChars: number,
+): AsyncIterable<TableItem> {
+  switch (format) {
+    case "jsonl":
+      return jsonlItems(lines, maxFieldChars);
+    case "csv":
+      return delimitedItems(csvRecords(lines, maxFieldChars), maxFieldChars);
+    case "tsv":
+      return delimitedItems(tsvRecords(lines), maxFieldChars);
+    case "text":
+      return textLineItems(lines, maxFieldChars);
+    case "conll":
+      return conllItems(lines, maxFieldChars);
+    case "squad":
+      throw new Error("squad is read as a whole document (scanSquad)");
   }
 }
 

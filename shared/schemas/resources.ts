@@ -5,11 +5,16 @@
  */
 import { z } from "zod";
 import { hyperparametersSchema } from "./hyperparameters.ts";
+import { taskOptions } from "./task_options.ts";
 
 export const idPattern = /^[A-Za-z0-9_-]{1,64}$/;
 export const resourceId = z.string().regex(idPattern, "ids are 1-64 characters of A-Z a-z 0-9 _ -");
 
-export const datasetFormat = z.enum(["csv", "tsv", "jsonl"]);
+/**
+ * Upload formats: tables (csv, tsv, jsonl), CoNLL columns (→ rows {tokens, tags}), SQuAD v1.1 JSON (→ rows
+ * {id, title, context, question, answers}) and plain text (→ one row {text} per line).
+ */
+export const datasetFormat = z.enum(["csv", "tsv", "jsonl", "conll", "squad", "text"]);
 export type DatasetFormat = z.infer<typeof datasetFormat>;
 
 export const datasetRecord = z.object({
@@ -28,8 +33,20 @@ export const datasetRecord = z.object({
 });
 export type DatasetRecord = z.infer<typeof datasetRecord>;
 
-/** text-classification: fine-tune a classifier; masked-lm: continued pre-training on unlabeled text. */
-export const taskName = z.enum(["text-classification", "masked-lm"]);
+/**
+ * What a job trains and what a model serves: encoder tasks (classification incl. pairs and multi-label,
+ * regression, token classification, extractive QA), masked-lm pre-training, and the generative tasks
+ * (causal-lm, translation).
+ */
+export const taskName = z.enum([
+  "text-classification",
+  "text-regression",
+  "token-classification",
+  "question-answering",
+  "masked-lm",
+  "causal-lm",
+  "translation",
+]);
 export type TaskName = z.infer<typeof taskName>;
 
 export const modelRecord = z.object({
@@ -43,6 +60,8 @@ export const modelRecord = z.object({
   /** Set when the model has a task head (e.g. id2label in config) and can serve predictions. */
   task: taskName.nullable(),
   labels: z.array(z.string()).nullable(),
+  /** Serving details of the head: multi-label sigmoid scores, the tag scheme, QA/translation defaults. */
+  task_options: z.record(z.string(), z.unknown()).default({}),
   parameters: z.number().int(),
   config: z.record(z.string(), z.unknown()),
   files: z.array(z.object({ name: z.string(), size: z.number().int() })),
@@ -56,20 +75,42 @@ export type ModelRecord = z.infer<typeof modelRecord>;
 export const jobStatus = z.enum(["queued", "running", "succeeded", "failed", "cancelled"]);
 export type JobStatus = z.infer<typeof jobStatus>;
 
+const columnName = z.string().min(1).max(200);
+/**
+ * Which dataset columns a task reads. `text`/`label` default to "text"/"label"; the others default per task
+ * (see shared/data/task_columns.ts): text_pair (sentence pairs), tokens/tags (token classification),
+ * question/context/answers (QA), prompt/completion (causal-lm), source/target (translation).
+ */
 export const columnsSpec = z.object({
-  text: z.string().default("text"),
-  label: z.string().default("label"),
+  text: columnName.default("text"),
+  label: columnName.default("label"),
+  text_pair: columnName.optional(),
+  tokens: columnName.optional(),
+  tags: columnName.optional(),
+  question: columnName.optional(),
+  context: columnName.optional(),
+  answers: columnName.optional(),
+  prompt: columnName.optional(),
+  completion: columnName.optional(),
+  source: columnName.optional(),
+  target: columnName.optional(),
 }).strict();
+export type ColumnsSpec = z.infer<typeof columnsSpec>;
 
 export const createJobRequest = z.object({
   task: taskName,
   base_model: resourceId,
   training_dataset: resourceId,
   validation_dataset: resourceId.optional(),
+  /** Translation from two aligned text datasets: the target side (training_dataset holds the sources). */
+  training_target_dataset: resourceId.optional(),
+  validation_target_dataset: resourceId.optional(),
   /** Fraction of the training rows held out for evaluation when no validation dataset is given. */
   validation_split: z.number().gt(0).lt(1).optional(),
   columns: columnsSpec.default({ text: "text", label: "label" }),
   hyperparameters: hyperparametersSchema.default(hyperparametersSchema.parse({})),
+  /** Task-specific data/output options (multi-label, tag scheme, QA windows, block size, translation). */
+  task_options: taskOptions.default({}),
   /** Free-form suffix for the fine-tuned model's name. */
   suffix: z.string().max(64).optional(),
   /** Capabilities a runner must advertise to take this job (e.g. ["gpu"]). */
@@ -87,9 +128,12 @@ export const jobRecord = z.object({
   base_model: z.string(),
   training_dataset: z.string(),
   validation_dataset: z.string().nullable(),
+  training_target_dataset: z.string().nullable().default(null),
+  validation_target_dataset: z.string().nullable().default(null),
   validation_split: z.number().nullable(),
   columns: columnsSpec,
   hyperparameters: hyperparametersSchema,
+  task_options: taskOptions.default({}),
   suffix: z.string().nullable(),
   requires: z.array(z.string()).default([]),
   created_at: z.string(),

@@ -103,6 +103,7 @@ export async function insertModel(h: Harness, tenant: string, id: string): Promi
     architecture: "bert",
     task: null,
     labels: null,
+    task_options: {},
     parameters: 0,
     config: {},
     files: [],

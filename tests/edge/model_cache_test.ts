@@ -14,7 +14,7 @@ import {
 } from "../../shared/core/mod.ts";
 import type { BlobStore } from "../../shared/platform/types.ts";
 import type { ModelRecord } from "../../shared/schemas/resources.ts";
-import { ModelCache } from "../../edge/serving/model_cache.ts";
+import { encoderOf, ModelCache } from "../../edge/serving/model_cache.ts";
 import { PredictBatcher } from "../../edge/serving/batcher.ts";
 import { harness } from "./helpers.ts";
 
@@ -48,6 +48,7 @@ async function storeModel(blobs: BlobStore, id: string): Promise<ModelRecord> {
     architecture: "bert",
     task: "text-classification",
     labels: ["a", "b"],
+    task_options: {},
     parameters: 0,
     config: { ...config },
     files: [],
@@ -80,7 +81,7 @@ Deno.test("model cache: shared first load, LRU eviction, failed loads not cached
     const loads: string[] = [];
     const cache = new ModelCache(counting(h.platform.blobs, loads), 1);
     const labels = await Promise.all(
-      [1, 2, 3].map(() => cache.use(a, (served) => Promise.resolve(served.labels))),
+      [1, 2, 3].map(() => cache.use(a, (served) => Promise.resolve(encoderOf(served).labels))),
     );
     assert.deepEqual(labels, [["a", "b"], ["a", "b"], ["a", "b"]]);
     assert.deepEqual(loads, ["mdl_a"]);
@@ -110,7 +111,7 @@ Deno.test("batched predictions equal one-by-one predictions, in each caller's or
     const alone = [];
     for (const text of texts) {
       alone.push(
-        (await cache.use(record, (s) => classifyTexts(s.model, s.tokenizer, [text], { maxLength: 32 })))[0],
+        (await cache.use(record, (s) => classifyTexts(encoderOf(s).model, encoderOf(s).tokenizer, [text], { maxLength: 32 })))[0],
       );
     }
     const batcher = new PredictBatcher(cache, { windowMs: 20 });

@@ -128,14 +128,19 @@ Deno.test("unknown families, shape mismatches and a wrong-style tokenizer are 40
   const h = await harness();
   try {
     const roberta = familyFolder("roberta");
+    const xlnet = { ...roberta, "config.json": JSON.stringify({ model_type: "xlnet", d_model: 32 }) };
+    const unknown = await errorOf(await h.call("POST", "/v1/models", { form: folderForm(xlnet) }));
+    assert.equal(unknown.status, 400);
+    assert.equal(unknown.code, "invalid_file");
+    assert.match(unknown.message, /model_type 'xlnet'.*bert, roberta, electra, distilbert.*gpt2, t5, mbart/);
+    // A supported generative config with encoder weights names the weights it lacks.
     const gpt2 = {
       ...roberta,
       "config.json": Deno.readTextFileSync("../shared/data/tokenizers/gpt2/config.json"),
     };
-    const unknown = await errorOf(await h.call("POST", "/v1/models", { form: folderForm(gpt2) }));
-    assert.equal(unknown.status, 400);
-    assert.equal(unknown.code, "invalid_file");
-    assert.match(unknown.message, /model_type 'gpt2'.*bert, roberta, electra, distilbert/);
+    const noGpt2Weights = await errorOf(await h.call("POST", "/v1/models", { form: folderForm(gpt2) }));
+    assert.equal(noGpt2Weights.status, 400);
+    assert.match(noGpt2Weights.message, /transformer\.wte\.weight is missing/);
 
     const distil = familyFolder("distilbert");
     const config = JSON.parse(new TextDecoder().decode(distil["config.json"]));

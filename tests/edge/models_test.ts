@@ -91,7 +91,7 @@ Deno.test("a random-init model from a JSON spec gets a tokenizer learned from a 
       await h.call("POST", `/v1/models/${model.id}/predict`, { json: { inputs: "x" } }),
     );
     assert.equal(predict.status, 400);
-    assert.match(predict.message, /no classification head/);
+    assert.match(predict.message, /no task head/);
     assert.equal((await h.call("GET", `/v1/models/${model.id}`, { key: KEY_B })).status, 404);
   } finally {
     await h.close();
@@ -224,10 +224,10 @@ Deno.test("bad model folders are refused before anything is stored", async () =>
     const cases: [Record<string, Uint8Array | string>, number, string, RegExp][] = [
       [{ ...files, "config.json": "{not json" }, 400, "invalid_file", /config.json is not valid JSON/],
       [
-        { ...files, "config.json": '{"model_type":"gpt2"}' },
+        { ...files, "config.json": '{"model_type":"xlnet"}' },
         400,
         "invalid_file",
-        /model_type 'gpt2' \(supported: bert, roberta, electra, distilbert\)/,
+        /model_type 'xlnet' \(supported: bert, roberta, electra, distilbert; generative: gpt2, t5, mbart, marian\)/,
       ],
       [{ ...files, "model.safetensors": otherShape }, 400, "invalid_file", /does not fit config.json/],
       [{ ...files, "model.safetensors": new Uint8Array([1, 2, 3]) }, 400, "invalid_file", /safetensors/],

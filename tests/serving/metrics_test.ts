@@ -62,8 +62,8 @@ Deno.test("metrics: predict requests, errors, latency, batches, tokens and cache
     const after = await scrape(h);
     assert.equal(metricSum(after, "edgetune_predict_requests_total", { ...dep, code: "200" }), 5);
     assert.equal(metricSum(after, "edgetune_predict_requests_total", { ...dep, code: "400" }), 1);
-    // The invalid body failed before a version (model) was picked.
-    assert.equal(metricSum(after, "edgetune_predict_requests_total", { ...dep, model: model.id }), 5);
+    // The body is validated by the picked version's task, so the invalid one is counted against its model.
+    assert.equal(metricSum(after, "edgetune_predict_requests_total", { ...dep, model: model.id }), 6);
     assert.equal(metricSum(after, "edgetune_predict_errors_total", { ...dep, code: "invalid_request" }), 1);
     assert.equal(metricSum(after, "edgetune_predict_request_duration_seconds_count", dep), 6);
     assert.ok(metricSum(after, "edgetune_predict_request_duration_seconds_sum", dep) > 0);

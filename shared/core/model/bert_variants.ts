@@ -1,61 +1,76 @@
 /**
- * The two families that are BERT's encoder under another name. RoBERTa (RobertaForSequenceClassification):
- * `roberta.` prefix, position ids counted from padding_idx + 1 over the non-pad tokens with pads at
- * padding_idx (HF's create_position_ids_from_input_ids), no pooler, and the head dropout → dense → tanh →
- * dropout → out_proj. ELECTRA discriminator (ElectraForSequenceClassification): `electra.` prefix, embeddings
- * of width embedding_size projected to hidden_size by `embeddings_project` when they differ, no pooler, and
- * the head dropout → dense → GELU → dropout → out_proj.
+ * The two families that are BERT's encoder under another name, each with any task head (the token and span
+ * heads are task_heads.ts'; the sequence heads are below). RoBERTa (Roberta*): `roberta.` prefix, position
+ * ids counted from padding_idx + 1 over the non-pad tokens with pads at padding_idx (HF's
+ * create_position_ids_from_input_ids), no pooler, and the head dropout → dense → tanh → dropout → out_proj.
+ * ELECTRA discriminator (Electra*): `electra.` prefix, embeddings of width embedding_size projected to
+ * hidden_size by `embeddings_project` when they differ, no pooler, and the head dropout → dense → GELU →
+ * dropout → out_proj.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { BertBatch } from "./classifier.ts";
+import type { BertBatch, HeadKind } from "./classifier.ts";
 import type { ElectraConfig, RobertaConfig } from "./family_config.ts";
-import {
-  BertStyleClassifier,
-  encoderParameterShapes,
-  firstToken,
-  linearShape,
-  type Rates,
-} from "./encoder.ts";
-import { activation, dense, type Dropout } from "./layers.ts";
+import { encoderParameterShapes, firstToken, linearShape, type Rates } from "./encoder.ts";
+import { activation, type Dropout } from "./layers.ts";
+import { EncoderTaskModel, tokenOrSpanHeadShapes } from "./task_heads.ts";
 
-/** `classifier.dense` + `classifier.out_proj` (RoBERTa's and ELECTRA's classification head). */
-function projectionHeadShapes(shapes: Map<string, number[]>, hidden: number, numLabels: number) {
+/** The encoder's shapes, then `classifier.dense` + `classifier.out_proj` (sequence) or a token/span head. */
+function withHeadShapes(
+  shapes: Map<string, number[]>,
+  hidden: number,
+  numLabels: number,
+  head: HeadKind,
+): Map<string, number[]> {
+  if (head !== "sequence") return tokenOrSpanHeadShapes(shapes, head, hidden, numLabels);
   linearShape(shapes, "classifier.dense", hidden, hidden);
   linearShape(shapes, "classifier.out_proj", numLabels, hidden);
   return shapes;
 }
 
-export function robertaParameterShapes(config: RobertaConfig, numLabels: number): Map<string, number[]> {
-  return projectionHeadShapes(encoderParameterShapes(config, "roberta"), config.hidden_size, numLabels);
+export function robertaParameterShapes(
+  config: RobertaConfig,
+  numLabels: number,
+  head: HeadKind = "sequence",
+): Map<string, number[]> {
+  return withHeadShapes(encoderParameterShapes(config, "roberta"), config.hidden_size, numLabels, head);
 }
 
-export function electraParameterShapes(config: ElectraConfig, numLabels: number): Map<string, number[]> {
-  return projectionHeadShapes(encoderParameterShapes(config, "electra"), config.hidden_size, numLabels);
+export function electraParameterShapes(
+  config: ElectraConfig,
+  numLabels: number,
+  head: HeadKind = "sequence",
+): Map<string, number[]> {
+  return withHeadShapes(encoderParameterShapes(config, "electra"), config.hidden_size, numLabels, head);
 }
 
-abstract class ProjectionHeadClassifier extends BertStyleClassifier {
+abstract class ProjectionHeadModel extends EncoderTaskModel {
   protected abstract headActivation(x: tf.Tensor2D): tf.Tensor2D;
 
   /** dropout → dense → activation → dropout → out_proj on the first token. */
-  protected head(hidden: tf.Tensor2D, b: number, s: number, drop: Dropout, rates: Rates): tf.Tensor2D {
+  protected sequenceHead(
+    hidden: tf.Tensor2D,
+    b: number,
+    s: number,
+    drop: Dropout,
+    rates: Rates,
+  ): tf.Tensor2D {
     const x = drop(firstToken(hidden, b, s), rates.classifier);
-    const y = this.headActivation(
-      dense(x, this.p2("classifier.dense.weight"), this.p1("classifier.dense.bias")),
-    );
-    return dense(
-      drop(y, rates.classifier),
-      this.p2("classifier.out_proj.weight"),
-      this.p1("classifier.out_proj.bias"),
-    );
+    const y = this.headActivation(this.linear("classifier.dense", x));
+    return this.linear("classifier.out_proj", drop(y, rates.classifier));
   }
 }
 
-export class RobertaForSequenceClassification extends ProjectionHeadClassifier {
+export class RobertaForSequenceClassification extends ProjectionHeadModel {
   readonly family = "roberta" as const;
   declare readonly config: RobertaConfig;
 
-  constructor(config: RobertaConfig, numLabels: number, params: Map<string, tf.Variable>) {
-    super(config, numLabels, params, robertaParameterShapes(config, numLabels));
+  constructor(
+    config: RobertaConfig,
+    numLabels: number,
+    params: Map<string, tf.Variable>,
+    head: HeadKind = "sequence",
+  ) {
+    super(config, numLabels, params, robertaParameterShapes(config, numLabels, head), head);
   }
 
   protected get prefix(): string {
@@ -80,12 +95,17 @@ export class RobertaForSequenceClassification extends ProjectionHeadClassifier {
   }
 }
 
-export class ElectraForSequenceClassification extends ProjectionHeadClassifier {
+export class ElectraForSequenceClassification extends ProjectionHeadModel {
   readonly family = "electra" as const;
   declare readonly config: ElectraConfig;
 
-  constructor(config: ElectraConfig, numLabels: number, params: Map<string, tf.Variable>) {
-    super(config, numLabels, params, electraParameterShapes(config, numLabels));
+  constructor(
+    config: ElectraConfig,
+    numLabels: number,
+    params: Map<string, tf.Variable>,
+    head: HeadKind = "sequence",
+  ) {
+    super(config, numLabels, params, electraParameterShapes(config, numLabels, head), head);
   }
 
   protected get prefix(): string {

@@ -1,24 +1,31 @@
 /**
- * DistilBERT for sequence classification (HF's DistilBertForSequenceClassification, modeling_distilbert):
- * embeddings (word + position, no token types → LayerNorm → dropout), N transformer blocks (q_lin/k_lin/v_lin
- * attention → out_lin → residual → sa_layer_norm; ffn lin1 → activation → lin2 → dropout → residual →
- * output_layer_norm; LayerNorm eps 1e-12), then the first token → pre_classifier → ReLU → dropout
- * (seq_classif_dropout) → classifier. With sinusoidal_pos_embds the position table is fixed in HF, so it is
- * reported in `fixedParams` for the trainer to leave alone.
+ * DistilBERT with a task head (HF's DistilBertForSequenceClassification / DistilBertForTokenClassification /
+ * DistilBertForQuestionAnswering, modeling_distilbert): embeddings (word + position, no token types →
+ * LayerNorm → dropout), N transformer blocks (q_lin/k_lin/v_lin attention → out_lin → residual →
+ * sa_layer_norm; ffn lin1 → activation → lin2 → dropout → residual → output_layer_norm; LayerNorm eps 1e-12),
+ * then the head: sequence = first token → pre_classifier → ReLU → dropout (seq_classif_dropout) → classifier;
+ * token = dropout (dropout) → classifier on every token; span = dropout (qa_dropout, default 0.1) →
+ * qa_outputs on every token. With sinusoidal_pos_embds the position table is fixed in HF, so it is reported
+ * in `fixedParams` for the trainer to leave alone.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { BertBatch, ForwardOptions, SequenceClassifier } from "./classifier.ts";
+import type { BertBatch, ForwardOptions, HeadKind, SequenceClassifier } from "./classifier.ts";
 import { checkSequenceLength, resolveRates } from "./classifier.ts";
 import { attention, checkParams, firstToken, linearShape, normShape } from "./encoder.ts";
 import type { DistilBertConfig } from "./family_config.ts";
 import { activation, dense, type Dropout, extendedAttentionMask, layerNorm, makeDropout } from "./layers.ts";
+import { headOutputs, tokenOrSpanHeadShapes, tokenOrSpanLogits } from "./task_heads.ts";
 
 const EPS = 1e-12;
 export const DISTILBERT_POSITIONS = "distilbert.embeddings.position_embeddings.weight";
 
+/** HF DistilBertConfig's qa_dropout default (the parsed config does not carry the key). */
+const QA_DROPOUT = 0.1;
+
 export function distilbertParameterShapes(
   config: DistilBertConfig,
   numLabels: number,
+  head: HeadKind = "sequence",
 ): Map<string, number[]> {
   const d = config.dim;
   const shapes = new Map<string, number[]>();
@@ -35,6 +42,7 @@ export function distilbertParameterShapes(
     linearShape(shapes, `${layer}.ffn.lin2`, d, config.hidden_dim);
     normShape(shapes, `${layer}.output_layer_norm`, d);
   }
+  if (head !== "sequence") return tokenOrSpanHeadShapes(shapes, head, d, numLabels);
   linearShape(shapes, "pre_classifier", d, d);
   linearShape(shapes, "classifier", numLabels, d);
   return shapes;
@@ -54,15 +62,26 @@ export function sinusoidalTable(positions: number, dim: number): Float32Array {
 
 export class DistilBertForSequenceClassification implements SequenceClassifier {
   readonly family = "distilbert" as const;
+  readonly head: HeadKind;
   readonly config: DistilBertConfig;
   readonly numLabels: number;
   readonly params: Map<string, tf.Variable>;
   readonly fixedParams: ReadonlySet<string>;
 
-  constructor(config: DistilBertConfig, numLabels: number, params: Map<string, tf.Variable>) {
-    checkParams("DistilBertForSequenceClassification", distilbertParameterShapes(config, numLabels), params);
+  constructor(
+    config: DistilBertConfig,
+    numLabels: number,
+    params: Map<string, tf.Variable>,
+    head: HeadKind = "sequence",
+  ) {
+    checkParams(
+      "DistilBertForSequenceClassification",
+      distilbertParameterShapes(config, numLabels, head),
+      params,
+    );
+    this.head = head;
     this.config = config;
-    this.numLabels = numLabels;
+    this.numLabels = headOutputs(head, numLabels);
     this.params = params;
     this.fixedParams = new Set(config.sinusoidal_pos_embds ? [DISTILBERT_POSITIONS] : []);
   }
@@ -81,27 +100,58 @@ export class DistilBertForSequenceClassification implements SequenceClassifier {
 
   forward(batch: BertBatch, opts: ForwardOptions): tf.Tensor2D {
     const [b, s] = batch.inputIds.shape;
-    checkSequenceLength(this, s);
-    const rates = resolveRates(opts, {
-      hidden: this.config.dropout,
-      attention: this.config.attention_dropout,
-      classifier: this.config.seq_classif_dropout,
-    });
+    const rates = this.passRates(batch, opts);
     return tf.tidy(() => {
       const drop = makeDropout(opts.training, opts.seed);
-      const d = this.config.dim;
-      const words = tf.gather(
-        this.p2("distilbert.embeddings.word_embeddings.weight"),
-        tf.reshape(batch.inputIds, [-1]),
-      );
-      const positions = tf.slice(this.p2(DISTILBERT_POSITIONS), [0, 0], [s, d]);
-      const summed = tf.reshape(tf.add(tf.reshape(words, [b, s, d]), positions), [b * s, d]) as tf.Tensor2D;
-      let hidden = drop(this.norm("distilbert.embeddings.LayerNorm", summed), rates.hidden);
-      const mask = extendedAttentionMask(batch.attentionMask);
-      for (let i = 0; i < this.config.n_layers; i++) hidden = this.block(i, hidden, mask, b, s, drop, rates);
+      const hidden = this.runEncoder(batch, drop, rates);
+      if (this.head !== "sequence") {
+        return tokenOrSpanLogits(this.head, hidden, (p, x) => this.linear(p, x), drop, rates.classifier);
+      }
       const pooled = tf.relu(this.linear("pre_classifier", firstToken(hidden, b, s)));
       return this.linear("classifier", drop(pooled, rates.classifier));
     });
+  }
+
+  /** The last hidden states [B*S, dim] (row r*S + s = token s of row r). */
+  encode(batch: BertBatch, opts: ForwardOptions): tf.Tensor2D {
+    const rates = this.passRates(batch, opts);
+    return tf.tidy(() => this.runEncoder(batch, makeDropout(opts.training, opts.seed), rates));
+  }
+
+  /** The head's dropout: seq_classif_dropout (sequence), dropout (token) or qa_dropout (span). */
+  private passRates(batch: BertBatch, opts: ForwardOptions) {
+    checkSequenceLength(this, batch.inputIds.shape[1]);
+    const qaDropout = (this.config as { qa_dropout?: number }).qa_dropout ?? QA_DROPOUT;
+    const classifier = this.head === "sequence"
+      ? this.config.seq_classif_dropout
+      : this.head === "token"
+      ? this.config.dropout
+      : qaDropout;
+    return resolveRates(opts, {
+      hidden: this.config.dropout,
+      attention: this.config.attention_dropout,
+      classifier,
+    });
+  }
+
+  /** embeddings (word + position → LayerNorm → dropout) → every transformer block: [B*S, dim]. */
+  private runEncoder(
+    batch: BertBatch,
+    drop: Dropout,
+    rates: { hidden: number; attention: number },
+  ): tf.Tensor2D {
+    const [b, s] = batch.inputIds.shape;
+    const d = this.config.dim;
+    const words = tf.gather(
+      this.p2("distilbert.embeddings.word_embeddings.weight"),
+      tf.reshape(batch.inputIds, [-1]),
+    );
+    const positions = tf.slice(this.p2(DISTILBERT_POSITIONS), [0, 0], [s, d]);
+    const summed = tf.reshape(tf.add(tf.reshape(words, [b, s, d]), positions), [b * s, d]) as tf.Tensor2D;
+    let hidden = drop(this.norm("distilbert.embeddings.LayerNorm", summed), rates.hidden);
+    const mask = extendedAttentionMask(batch.attentionMask);
+    for (let i = 0; i < this.config.n_layers; i++) hidden = this.block(i, hidden, mask, b, s, drop, rates);
+    return hidden;
   }
 
   private block(

@@ -1,14 +1,14 @@
 /**
  * BERT's encoder, shared by the families built on it (BERT, RoBERTa, ELECTRA): embeddings (word + position +
  * token type → LayerNorm → dropout, then ELECTRA's projection when its embedding width differs from the
- * hidden size) → N layers of self-attention / output / intermediate / output, written top to bottom in forward
- * order as HF's modeling_bert does. Subclasses name the parameter prefix (`bert.`, `roberta.`, `electra.`),
- * choose the position ids and add their classification head. Every weight is a 2-D (or 1-D) tf.Variable
- * shaped like PyTorch's and keyed by its HF name; activations flow as [batch*seq, hidden] matrices and only
- * attention reshapes to 4-D.
+ * hidden size) → N layers of self-attention / output / intermediate / output, written top to bottom in
+ * forward order as HF's modeling_bert does. Subclasses name the parameter prefix (`bert.`, `roberta.`,
+ * `electra.`), choose the position ids and add a head (task_heads.ts: sequence / token / span; mlm_head.ts:
+ * masked LM). Every weight is a 2-D (or 1-D) tf.Variable shaped like PyTorch's and keyed by its HF name;
+ * activations flow as [batch*seq, hidden] matrices and only attention reshapes to 4-D.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { BertBatch, ForwardOptions, ModelFamily, SequenceClassifier } from "./classifier.ts";
+import type { BertBatch, ForwardOptions, ModelFamily } from "./classifier.ts";
 import { checkSequenceLength, resolveRates } from "./classifier.ts";
 import type { EncoderConfig } from "./config.ts";
 import { activation, dense, type Dropout, extendedAttentionMask, layerNorm, makeDropout } from "./layers.ts";
@@ -94,7 +94,12 @@ export function firstToken(hidden: tf.Tensor2D, b: number, s: number): tf.Tensor
   return tf.reshape(tf.slice(tf.reshape(hidden, [b, s, h]), [0, 0, 0], [b, 1, h]), [b, h]);
 }
 
-export abstract class BertStyleClassifier implements SequenceClassifier {
+/**
+ * The encoder part of every BERT-style model: parameters, embeddings and layers (`runEncoder`: the last
+ * hidden states). Subclasses add a head: BertStyleClassifier (a head method, used by BertForMaskedLM) or
+ * the task models of task_heads.ts (sequence / token / span heads).
+ */
+export abstract class BertStyleEncoder {
   abstract readonly family: ModelFamily;
   readonly config: EncoderConfig;
   readonly numLabels: number;
@@ -116,15 +121,6 @@ export abstract class BertStyleClassifier implements SequenceClassifier {
   /** The HF parameter prefix of the encoder ("bert", "roberta", "electra"). */
   protected abstract get prefix(): string;
 
-  /** Classification head on the encoder output [B*S, H] → logits [B, numLabels]. */
-  protected abstract head(
-    hidden: tf.Tensor2D,
-    b: number,
-    s: number,
-    drop: Dropout,
-    rates: Rates,
-  ): tf.Tensor2D;
-
   get numLayers(): number {
     return this.config.num_hidden_layers;
   }
@@ -137,23 +133,25 @@ export abstract class BertStyleClassifier implements SequenceClassifier {
     return this.config.max_position_embeddings;
   }
 
-  forward(batch: BertBatch, opts: ForwardOptions): tf.Tensor2D {
-    const [batchSize, seqLength] = batch.inputIds.shape;
-    checkSequenceLength(this, seqLength);
-    const rates = resolveRates(opts, {
+  /** The dropout rates of one pass (after checking the batch length). */
+  protected passRates(batch: BertBatch, opts: ForwardOptions): Rates {
+    checkSequenceLength(this, batch.inputIds.shape[1]);
+    return resolveRates(opts, {
       hidden: this.config.hidden_dropout_prob,
       attention: this.config.attention_probs_dropout_prob,
       classifier: this.config.classifier_dropout,
     });
-    return tf.tidy(() => {
-      const drop = makeDropout(opts.training, opts.seed);
-      let hidden = this.embeddings(batch, drop, rates.hidden);
-      const mask = extendedAttentionMask(batch.attentionMask);
-      for (let i = 0; i < this.config.num_hidden_layers; i++) {
-        hidden = this.encoderLayer(i, hidden, mask, batchSize, seqLength, drop, rates);
-      }
-      return this.head(hidden, batchSize, seqLength, drop, rates);
-    });
+  }
+
+  /** Embeddings → every encoder layer: the last hidden states [B*S, H] (call inside tf.tidy). */
+  protected runEncoder(batch: BertBatch, drop: Dropout, rates: Rates): tf.Tensor2D {
+    const [batchSize, seqLength] = batch.inputIds.shape;
+    let hidden = this.embeddings(batch, drop, rates.hidden);
+    const mask = extendedAttentionMask(batch.attentionMask);
+    for (let i = 0; i < this.config.num_hidden_layers; i++) {
+      hidden = this.encoderLayer(i, hidden, mask, batchSize, seqLength, drop, rates);
+    }
+    return hidden;
   }
 
   /** Position embeddings, per token [B*S, E] or shared by every row [S, E]: rows 0..S-1 unless overridden. */
@@ -269,5 +267,26 @@ export abstract class BertStyleClassifier implements SequenceClassifier {
     const v = this.params.get(name);
     if (!v) throw new Error(`${this.constructor.name}: no parameter ${name} (disposed?)`);
     return v;
+  }
+}
+
+/** An encoder with one head method; forward = head(encoder). BertForMaskedLM builds on it. */
+export abstract class BertStyleClassifier extends BertStyleEncoder {
+  /** The head on the encoder output [B*S, H]. */
+  protected abstract head(
+    hidden: tf.Tensor2D,
+    b: number,
+    s: number,
+    drop: Dropout,
+    rates: Rates,
+  ): tf.Tensor2D;
+
+  forward(batch: BertBatch, opts: ForwardOptions): tf.Tensor2D {
+    const [b, s] = batch.inputIds.shape;
+    const rates = this.passRates(batch, opts);
+    return tf.tidy(() => {
+      const drop = makeDropout(opts.training, opts.seed);
+      return this.head(this.runEncoder(batch, drop, rates), b, s, drop, rates);
+    });
   }
 }

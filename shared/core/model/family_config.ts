@@ -79,7 +79,8 @@ const ARCHITECTURE_PREFIXES: [string, ModelFamily][] = [
 
 function unsupported(modelType: unknown): never {
   throw invalid(
-    `unsupported model_type '${String(modelType)}' (supported: ${SUPPORTED_MODEL_TYPES.join(", ")})`,
+    `unsupported model_type '${String(modelType)}' (supported: ${SUPPORTED_MODEL_TYPES.join(", ")}; ` +
+      `generative: gpt2, t5, mbart, marian)`,
     { model_type: modelType, supported: SUPPORTED_MODEL_TYPES },
   );
 }

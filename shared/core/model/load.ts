@@ -1,11 +1,17 @@
 /**
- * Creating a sequence classifier of any family: from scratch with HF's initialisation (normal(0,
- * initializer_range) for dense and embedding weights, padding rows zeroed, LayerNorm 1/0, biases 0,
- * DistilBERT's sinusoidal table when configured; seeded, so the same seed gives the same weights), or from
- * checkpoint tensors. Loading maps checkpoint names onto ours: base-model names without prefix (BertModel,
- * RobertaModel, …), pre-training/MLM checkpoints (prefix kept, `cls.*` / `lm_head.*` / other heads dropped)
- * and *ForSequenceClassification names, plus old TF-style LayerNorm `gamma`/`beta`. A head whose shape does
- * not fit the label count is re-initialised (HF's ignore_mismatched_sizes); any other mismatch is a 400.
+ * Creating a model of any family with any task head (sequence / token / span, task_heads.ts): from scratch
+ * with HF's initialisation (normal(0, initializer_range) for dense and embedding weights, padding rows
+ * zeroed, LayerNorm 1/0, biases 0, DistilBERT's sinusoidal table when configured; seeded, so the same seed
+ * gives the same weights), or from checkpoint tensors. Loading maps checkpoint names onto ours: base-model
+ * names without prefix (BertModel, RobertaModel, …), pre-training/MLM checkpoints (prefix kept, `cls.*` /
+ * `lm_head.*` / other heads dropped) and *ForSequenceClassification / *ForTokenClassification /
+ * *ForQuestionAnswering names, plus old TF-style LayerNorm `gamma`/`beta`. A head whose shape does not fit
+ * the label count is re-initialised (HF's ignore_mismatched_sizes); any other mismatch is a 400. A checkpoint
+ * trained with ANOTHER head kind (config.json `architectures`, else its tensor names: task_heads.ts
+ * headKindOfTensors) keeps only its encoder: its head is ignored and ours initialised, even where names and
+ * shapes happen to agree (BERT's sequence `classifier` vs the token one), because HF would load such a tensor
+ * but it was trained on different features. BERT's pooler is loaded for sequence heads and ignored by
+ * token/span heads (they have none, as in HF).
  */
 import * as tf from "@tensorflow/tfjs";
 import { ApiError } from "../../schemas/errors.ts";
@@ -16,7 +22,7 @@ import {
   RobertaForSequenceClassification,
   robertaParameterShapes,
 } from "./bert_variants.ts";
-import type { ModelFamily, SequenceClassifier } from "./classifier.ts";
+import type { HeadKind, ModelFamily, SequenceClassifier } from "./classifier.ts";
 import type { BertConfig } from "./config.ts";
 import {
   DISTILBERT_POSITIONS,
@@ -26,6 +32,7 @@ import {
 } from "./distilbert.ts";
 import { type ModelConfig, parseModelConfig } from "./family_config.ts";
 import { mixSeed } from "./layers.ts";
+import { headKindOfConfig, headKindOfTensors, headOutputs } from "./task_heads.ts";
 
 export interface CheckpointTensor {
   dtype: string;
@@ -37,13 +44,18 @@ export interface Loaded<M extends SequenceClassifier> {
   model: M;
   /** Our parameter names the checkpoint did not provide (freshly initialised, e.g. a new classifier). */
   initialized: string[];
-  /** Checkpoint tensor names that were not used (MLM head, buffers, a classifier of another label count). */
+  /** Checkpoint tensor names that were not used (MLM head, buffers, another head or label count). */
   ignored: string[];
+  /** The head the checkpoint was trained with (null: none, e.g. a base or MLM checkpoint). */
+  checkpointHead?: HeadKind | null;
 }
 export type LoadedBert = Loaded<BertForSequenceClassification>;
 export type LoadedClassifier = Loaded<SequenceClassifier>;
 
-/** How a family's HF names look: the model prefix, its sub-module roots, and its head modules. */
+/** Every task head's top-level modules, in any family (BERT's pooler is part of `bert.`). */
+const HEAD_MODULES = /^(classifier|qa_outputs|pre_classifier)\./;
+
+/** How a family's HF names look: the model prefix, its sub-module roots, and its encoder body. */
 const DISPLAY: Record<ModelFamily, string> = {
   bert: "BERT",
   roberta: "RoBERTa",
@@ -51,50 +63,50 @@ const DISPLAY: Record<ModelFamily, string> = {
   distilbert: "DistilBERT",
 };
 
-const LAYOUT: Record<ModelFamily, { prefix: string; roots: RegExp; heads: RegExp; body: RegExp }> = {
+const LAYOUT: Record<ModelFamily, { prefix: string; roots: RegExp; body: RegExp }> = {
   bert: {
     prefix: "bert",
     roots: /^(embeddings|encoder|pooler)\./,
-    heads: /^classifier\./,
     body: /^bert\.encoder\./,
   },
   roberta: {
     prefix: "roberta",
     roots: /^(embeddings|encoder)\./,
-    heads: /^classifier\.(dense|out_proj)\./,
     body: /^roberta\.encoder\./,
   },
   electra: {
     prefix: "electra",
     roots: /^(embeddings|embeddings_project|encoder)\./,
-    heads: /^classifier\.(dense|out_proj)\./,
     body: /^electra\.encoder\./,
   },
   distilbert: {
     prefix: "distilbert",
     roots: /^(embeddings|transformer)\./,
-    heads: /^(pre_classifier|classifier)\./,
     body: /^distilbert\.transformer\./,
   },
 };
 
-/** Every parameter of the family's *ForSequenceClassification with its PyTorch shape, in forward order. */
-export function parameterShapes(config: ModelConfig, numLabels: number): Map<string, number[]> {
+/** Every parameter of the family's model with `head`, with its PyTorch shape, in forward order. */
+export function parameterShapes(
+  config: ModelConfig,
+  numLabels: number,
+  head: HeadKind = "sequence",
+): Map<string, number[]> {
   switch (config.model_type) {
     case "bert":
-      return bertParameterShapes(config, numLabels);
+      return bertParameterShapes(config, numLabels, head);
     case "roberta":
-      return robertaParameterShapes(config, numLabels);
+      return robertaParameterShapes(config, numLabels, head);
     case "electra":
-      return electraParameterShapes(config, numLabels);
+      return electraParameterShapes(config, numLabels, head);
     case "distilbert":
-      return distilbertParameterShapes(config, numLabels);
+      return distilbertParameterShapes(config, numLabels, head);
   }
 }
 
-/** Whether `name` (one of ours) belongs to the classification head, re-initialised on a label-count change. */
-export function isHeadParameter(family: ModelFamily, name: string): boolean {
-  return LAYOUT[family].heads.test(name) || name.startsWith("bert.pooler.");
+/** Whether `name` (one of ours) belongs to a task head (or BERT's pooler): not part of the encoder. */
+export function isHeadParameter(_family: ModelFamily, name: string): boolean {
+  return HEAD_MODULES.test(name) || name.startsWith("bert.pooler.");
 }
 
 /**
@@ -102,10 +114,10 @@ export function isHeadParameter(family: ModelFamily, name: string): boolean {
  * (buffers such as position_ids, other models' heads).
  */
 export function canonicalName(family: ModelFamily, checkpointName: string): string | null {
-  const { prefix, roots, heads } = LAYOUT[family];
+  const { prefix, roots } = LAYOUT[family];
   let name = checkpointName.replace(/LayerNorm\.gamma$/, "LayerNorm.weight")
     .replace(/LayerNorm\.beta$/, "LayerNorm.bias");
-  if (heads.test(name)) return name;
+  if (HEAD_MODULES.test(name)) return name;
   if (name.startsWith(`${prefix}.`)) name = name.slice(prefix.length + 1);
   if (!roots.test(name) || /\.(position_ids|token_type_ids)$/.test(name)) return null;
   return `${prefix}.${name}`;
@@ -141,46 +153,51 @@ function seedFor(seed: number, name: string): number {
   return mixSeed(seed, h);
 }
 
-function checkNumLabels(numLabels: number): void {
-  if (!Number.isInteger(numLabels) || numLabels < 2) {
-    throw new ApiError(400, "invalid_request", `a classifier needs at least 2 labels, got ${numLabels}`);
+/** The outputs of a head: a span head always has 2; others need ≥ 1 label (1 = regression). */
+function checkedOutputs(numLabels: number, head: HeadKind): number {
+  if (head === "span") return headOutputs(head, numLabels);
+  if (!Number.isInteger(numLabels) || numLabels < 1) {
+    throw new ApiError(400, "invalid_request", `a ${head} head needs at least 1 label, got ${numLabels}`);
   }
+  return numLabels;
 }
 
-/** The family's classifier over ready parameters. */
+/** The family's model with `head` over ready parameters. */
 export function buildClassifier(
   config: ModelConfig,
   numLabels: number,
   params: Map<string, tf.Variable>,
+  head: HeadKind = "sequence",
 ): SequenceClassifier {
   switch (config.model_type) {
     case "bert":
-      return new BertForSequenceClassification(config, numLabels, params);
+      return new BertForSequenceClassification(config, numLabels, params, head);
     case "roberta":
-      return new RobertaForSequenceClassification(config, numLabels, params);
+      return new RobertaForSequenceClassification(config, numLabels, params, head);
     case "electra":
-      return new ElectraForSequenceClassification(config, numLabels, params);
+      return new ElectraForSequenceClassification(config, numLabels, params, head);
     case "distilbert":
-      return new DistilBertForSequenceClassification(config, numLabels, params);
+      return new DistilBertForSequenceClassification(config, numLabels, params, head);
   }
 }
 
 /** config.json text/object or an already parsed config (parsing is idempotent). */
 const asConfig = (config: unknown): ModelConfig => parseModelConfig(config);
 
-/** A freshly initialised classifier; each parameter's values depend only on (seed, name). */
+/** A freshly initialised model with `head`; each parameter's values depend only on (seed, name). */
 export function initSequenceClassifier(
   configJson: unknown,
   numLabels: number,
   seed: number,
+  head: HeadKind = "sequence",
 ): SequenceClassifier {
   const config = asConfig(configJson);
-  checkNumLabels(numLabels);
+  const outputs = checkedOutputs(numLabels, head);
   const params = new Map<string, tf.Variable>();
-  for (const [name, shape] of parameterShapes(config, numLabels)) {
+  for (const [name, shape] of parameterShapes(config, outputs, head)) {
     params.set(name, tf.tidy(() => tf.variable(initialValue(config, name, shape, seedFor(seed, name)))));
   }
-  return buildClassifier(config, numLabels, params);
+  return buildClassifier(config, outputs, params, head);
 }
 
 export function initBertForSequenceClassification(
@@ -191,24 +208,31 @@ export function initBertForSequenceClassification(
   return initSequenceClassifier(config, numLabels, seed) as BertForSequenceClassification;
 }
 
-/** Loads checkpoint tensors (HF names, any supported layout) into a classifier of config.json's family. */
+/**
+ * Loads checkpoint tensors (HF names, any supported layout) into a model of config.json's family with `head`
+ * (see the module comment for what happens to the checkpoint's own head).
+ */
 export function loadSequenceClassifier(
   configJson: unknown,
   tensors: Map<string, CheckpointTensor>,
   numLabels: number,
   seed = 42,
+  head: HeadKind = "sequence",
 ): LoadedClassifier {
   const config = asConfig(configJson);
-  checkNumLabels(numLabels);
+  const outputs = checkedOutputs(numLabels, head);
   const family = config.model_type;
-  const expected = parameterShapes(config, numLabels);
+  const expected = parameterShapes(config, outputs, head);
+  const checkpointHead = headKindOfConfig(configJson) ?? headKindOfTensors(family, tensors.keys());
+  const foreignHead = checkpointHead !== null && checkpointHead !== head;
   const found = new Map<string, CheckpointTensor>();
   const ignored: string[] = [];
   const mismatches: { name: string; checkpoint: number[]; expected: number[] }[] = [];
   for (const [checkpointName, tensor] of tensors) {
     const name = canonicalName(family, checkpointName);
     const shape = name === null ? undefined : expected.get(name);
-    if (name === null || shape === undefined || found.has(name)) {
+    const otherHead = name !== null && foreignHead && HEAD_MODULES.test(name);
+    if (name === null || shape === undefined || found.has(name) || otherHead) {
       ignored.push(checkpointName);
       continue;
     }
@@ -261,7 +285,7 @@ export function loadSequenceClassifier(
       params.set(name, tf.tidy(() => tf.variable(initialValue(config, name, shape, seedFor(seed, name)))));
     }
   }
-  return { model: buildClassifier(config, numLabels, params), initialized, ignored };
+  return { model: buildClassifier(config, outputs, params, head), initialized, ignored, checkpointHead };
 }
 
 export function loadBertForSequenceClassification(

@@ -204,9 +204,12 @@ export function scheduleSpecFrom(h: OptimizationSettings, totalSteps: number): S
   }
 }
 
-/** Whether greater metric values are better (transformers' rule when greater_is_better is null). */
+/**
+ * Whether greater metric values are better: transformers' rule when greater_is_better is null (losses are
+ * lower-is-better), extended to the other lower-is-better metrics the tasks report (perplexity, mse, mae).
+ */
 export function greaterIsBetter(h: OptimizationSettings): boolean {
-  return h.greater_is_better ?? !h.metric_for_best_model.includes("loss");
+  return h.greater_is_better ?? !/loss|perplexity|mse|mae/.test(h.metric_for_best_model);
 }
 
 /** ReduceOnPlateau options when lr_scheduler_type is reduce_lr_on_plateau, else null. */

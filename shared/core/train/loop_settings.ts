@@ -66,6 +66,7 @@ export function resolveLoopSettings(
   numLayers: number,
   batchesPerEpoch: number,
   hasValidation: boolean,
+  taskInfo: { layerOf?: (name: string) => number; metricNames?: readonly string[] } = {},
 ): LoopSettings {
   const parsed = optimizationSchema.safeParse(hp);
   if (!parsed.success) {
@@ -94,18 +95,22 @@ export function resolveLoopSettings(
   if (plateau || earlyStopping) {
     const what = plateau ? "lr_scheduler_type reduce_lr_on_plateau" : "early_stopping_patience";
     if (!hasValidation) throw invalid(`${what} needs a validation set to evaluate on`);
-    const known = EVAL_METRICS.some((m) => evalMetricValue({ [m]: 0 }, metricName) !== undefined);
+    const reported = taskInfo.metricNames ?? EVAL_METRICS;
+    const known = reported.some((m) => evalMetricValue({ [m]: 0 }, metricName) !== undefined);
     if (!known) {
       throw invalid(
         `metric_for_best_model '${settings.metric_for_best_model}' is not reported for this task ` +
-          `(available: loss, accuracy, macro_f1)`,
+          `(available: ${reported.map((m) => m.replace(/^eval_/, "")).join(", ")})`,
         { path: "metric_for_best_model" },
       );
     }
   }
   let groups: Map<string, ParamGroup>;
   try {
-    groups = buildParamGroups(paramNames, paramGroupOptionsFrom(settings, numLayers));
+    groups = buildParamGroups(paramNames, {
+      ...paramGroupOptionsFrom(settings, numLayers),
+      layerOf: taskInfo.layerOf,
+    });
   } catch (error) {
     throw invalid(`hyperparameters: ${(error as Error).message}`);
   }

@@ -35,6 +35,8 @@ export interface ParamGroupOptions {
   freezeLayers?: number;
   /** Freeze embeddings and every encoder layer: only the head trains. */
   freezeEncoder?: boolean;
+  /** Layer index of a name when the encoder patterns do not apply (generative models); see layerIndex. */
+  layerOf?: (name: string) => number;
 }
 
 const MODEL_PREFIXES = ["bert.", "distilbert.", "roberta.", "electra.", "deberta.", "albert."];
@@ -123,9 +125,12 @@ export function buildParamGroups(paramNames: string[], opts: ParamGroupOptions):
   const multipliers = overrideScales(opts, numLayers);
   const groups = new Map<string, ParamGroup>();
   for (const name of paramNames) {
-    const n = encoderLayerNumber(name);
+    const n = opts.layerOf ? null : encoderLayerNumber(name);
     if (n !== null && n >= numLayers) throw new Error(`parameter "${name}" is beyond numLayers=${numLayers}`);
-    const layer = layerIndex(name, numLayers);
+    const layer = opts.layerOf ? opts.layerOf(name) : layerIndex(name, numLayers);
+    if (!Number.isInteger(layer) || layer < 0 || layer > numLayers + 1) {
+      throw new Error(`parameter "${name}" has layer index ${layer}, outside 0..${numLayers + 1}`);
+    }
     if (isFrozen(layer, numLayers, opts)) continue;
     const key = groupKeysOf(layer, numLayers).find((k) => multipliers.has(k));
     const lrScale = key !== undefined ? multipliers.get(key)! : layerDecayScale(layer, numLayers, decay);

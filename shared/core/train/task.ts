@@ -13,6 +13,13 @@ export interface TrainingTask<Example> {
   /** Encoder layers, for layer-wise LR decay, freezing and gradual unfreezing. */
   readonly numLayers: number;
   /**
+   * The layer index of a parameter (0 = embeddings, 1..numLayers = layers, numLayers + 1 = head) for models
+   * whose names the encoder patterns do not cover (GPT-2 `transformer.h.N`, T5 `encoder.block.N`, ...).
+   */
+  layerOf?(name: string): number;
+  /** Evaluation metrics this task reports (for metric_for_best_model checks); default eval_loss/accuracy/macro_f1. */
+  readonly metricNames?: readonly string[];
+  /**
    * Mean loss of one micro-batch as a scalar, built inside the caller's gradient tape. `seed` seeds this
    * micro-batch's dropout masks and any random choice the task makes per batch (e.g. MLM masking), so a
    * resumed run draws exactly what an uninterrupted one would.

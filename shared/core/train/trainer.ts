@@ -120,6 +120,7 @@ export async function train<Example>(input: TrainerInput<Example>): Promise<Trai
     task.numLayers,
     Math.ceil(n / hp.batch_size),
     validation !== null,
+    { layerOf: task.layerOf?.bind(task), metricNames: task.metricNames },
   );
   const { stepsPerEpoch, totalSteps, accumulation } = settings;
   const fingerprint: TrainerFingerprint = {
