@@ -4,8 +4,10 @@
  * and the supported list), model.safetensors' header must match it tensor by tensor, and a tokenizer
  * (tokenizer.json; or vocab.txt for WordPiece; or vocab.json + merges.txt for byte-level BPE, with
  * tokenizer_config.json if given) must load, fit the vocabulary and use the family's input template
- * (`[CLS]…[SEP]` or `<s>…</s>`). A folder whose config has `id2label` and whose checkpoint holds a head of
- * that many outputs is a ready `text-classification` model. A folder without tokenizer.json gets a generated
+ * (`[CLS]…[SEP]` or `<s>…</s>`). A folder with a trained head is ready to serve its task: a sequence or
+ * token classifier with as many outputs as `id2label` (text-classification, multi-label when problem_type
+ * says so; token-classification), a 1-output regression head (text-regression) or `qa_outputs`
+ * (question-answering); the head kind comes from `architectures`, else from the tensor names. A folder without tokenizer.json gets a generated
  * one so every stored folder loads the same way.
  */
 import { ApiError, invalidRequest } from "../../shared/schemas/errors.ts";
@@ -15,6 +17,8 @@ import { validateCheckpointShapes } from "../../shared/core/checkpoint/hf_folder
 import { type ModelConfig, parseModelConfig } from "../../shared/core/model/family_config.ts";
 import { TextTokenizer } from "../../shared/core/tokenizer/text_tokenizer.ts";
 import { labelsFromId2Label } from "./records.ts";
+import type { HeadKind } from "../../shared/core/model/classifier.ts";
+import { headKindOfConfig, headKindOfTensors } from "../../shared/core/model/task_heads.ts";
 import { fileJson, fileText, type ModelUpload } from "./upload.ts";
 
 export interface ValidatedFolder {
@@ -53,17 +57,40 @@ export function loadUploadedTokenizer(upload: ModelUpload): TextTokenizer {
   return TextTokenizer.fromVocabTxt(vocab, { lowercase: tokenizerConfig.do_lower_case !== false });
 }
 
-/** The checkpoint name of the family's output layer and its expected input width. */
-function outputLayer(config: ModelConfig): { name: string; width: number } {
-  switch (config.model_type) {
-    case "distilbert":
-      return { name: "classifier.weight", width: config.dim };
-    case "roberta":
-    case "electra":
-      return { name: "classifier.out_proj.weight", width: config.hidden_size };
-    case "bert":
-      return { name: "classifier.weight", width: config.hidden_size };
-  }
+/** The checkpoint name of the family's output layer for a head kind, and its expected input width. */
+function outputLayer(config: ModelConfig, head: HeadKind): { name: string; width: number } {
+  const width = config.model_type === "distilbert" ? config.dim : config.hidden_size;
+  if (head === "span") return { name: "qa_outputs.weight", width };
+  if (head === "token") return { name: "classifier.weight", width };
+  const sequenceHead = config.model_type === "roberta" || config.model_type === "electra"
+    ? "classifier.out_proj.weight"
+    : "classifier.weight";
+  return { name: sequenceHead, width };
+}
+
+/**
+ * The task a trained head serves: a question-answering head (2 outputs), a token classifier or a sequence
+ * classifier whose output count matches id2label, a 1-output regression head (problem_type regression);
+ * null for a base model (no head, or one that does not fit its labels).
+ */
+function servedTask(
+  config: ModelConfig,
+  rawConfig: Record<string, unknown>,
+  tensors: Record<string, { shape: number[] }>,
+): { task: TaskName | null; labels: string[] | null; taskOptions: Record<string, unknown> } {
+  const none = { task: null, labels: null, taskOptions: {} };
+  const head = headKindOfConfig(rawConfig) ?? headKindOfTensors(config.model_type, Object.keys(tensors));
+  if (head === null) return none;
+  const layer = outputLayer(config, head);
+  const weight = tensors[layer.name];
+  if (!weight || weight.shape[1] !== layer.width) return none;
+  if (head === "span") return weight.shape[0] === 2 ? { ...none, task: "question-answering" } : none;
+  if (rawConfig.problem_type === "regression" && weight.shape[0] === 1) return { ...none, task: "text-regression" };
+  const labels = labelsFromId2Label(rawConfig);
+  if (!labels || weight.shape[0] !== labels.length) return none; // e.g. a pre-trained MLM checkpoint
+  if (head === "token") return { task: "token-classification", labels, taskOptions: {} };
+  const multiLabel = rawConfig.problem_type === "multi_label_classification";
+  return { task: "text-classification", labels, taskOptions: multiLabel ? { multi_label: true } : {} };
 }
 
 export function validateFolder(upload: ModelUpload): ValidatedFolder {
@@ -96,14 +123,7 @@ export function validateFolder(upload: ModelUpload): ValidatedFolder {
     );
   }
 
-  let labels = labelsFromId2Label(rawConfig);
-  const head = outputLayer(config);
-  const classifier = header.tensors[head.name];
-  if (
-    labels && !(classifier && classifier.shape[0] === labels.length && classifier.shape[1] === head.width)
-  ) {
-    labels = null; // id2label without a matching trained head (e.g. a pre-trained MLM checkpoint)
-  }
+  const served = servedTask(config, rawConfig, header.tensors);
 
   let parameters = 0;
   for (const [name, entry] of Object.entries(header.tensors)) {
@@ -124,8 +144,9 @@ export function validateFolder(upload: ModelUpload): ValidatedFolder {
   return {
     config,
     rawConfig,
-    task: labels ? "text-classification" : null,
-    labels,
+    task: served.task,
+    labels: served.labels,
+    taskOptions: served.taskOptions,
     parameters,
     extraFiles,
   };

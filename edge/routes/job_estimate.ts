@@ -8,27 +8,7 @@
  * adds `eta_seconds` to a running job from its progress and its measured step rate.
  */
 import { z } from "zod";
-import { type ModelConfig, parameterShapes, parseModelConfig } from "../../shared/core/mod.ts";
 
-/** The sizes the estimate needs, named as BERT names them, from any supported family's config. */
-export interface EncoderDims {
-  hidden_size: number;
-  intermediate_size: number;
-  num_hidden_layers: number;
-  num_attention_heads: number;
-  max_position_embeddings: number;
-}
-
-function encoderDims(config: ModelConfig): EncoderDims {
-  if (config.model_type !== "distilbert") return config;
-  return {
-    hidden_size: config.dim,
-    intermediate_size: config.hidden_dim,
-    num_hidden_layers: config.n_layers,
-    num_attention_heads: config.n_heads,
-    max_position_embeddings: config.max_position_embeddings,
-  };
-}
 import { resolveLoopSettings } from "../../shared/core/train/loop_settings.ts";
 import type { Platform } from "../../shared/platform/types.ts";
 import { invalidRequest } from "../../shared/schemas/errors.ts";
@@ -40,10 +20,22 @@ import {
   type ModelRecord,
 } from "../../shared/schemas/resources.ts";
 import { getOwned } from "../http.ts";
+import { type EncoderDims, type EstimateModel, estimateModel } from "./job_estimate_model.ts";
+import { taskColumns } from "../../shared/data/task_columns.ts";
 import { calibrate, type Throughput, trainStepSeconds } from "./job_estimate_calibration.ts";
 import { type JobEstimate, jobEstimateSchema } from "../../shared/client/estimate.ts";
 
-export { type JobEstimate, jobEstimateSchema };
+export { type EncoderDims, type JobEstimate, jobEstimateSchema };
+
+/** Metrics each task reports (metric_for_best_model is checked against them, as the runner does). */
+const METRICS_BY_TASK: Partial<Record<CreateJobRequest["task"], string[]>> = {
+  "text-regression": ["eval_loss", "mse", "mae", "pearson", "spearman", "r2"],
+  "token-classification": ["eval_loss", "precision", "recall", "f1", "accuracy"],
+  "question-answering": ["eval_loss", "exact_match", "f1"],
+  "masked-lm": ["eval_loss", "perplexity", "accuracy"],
+  "causal-lm": ["eval_loss", "perplexity"],
+  translation: ["eval_loss", "perplexity", "bleu", "chrf"],
+};
 
 /** The body of `POST /v1/jobs`: a job spec, plus `dry_run` to get the plan without creating anything. */
 export const createJobBody = createJobRequest.extend({
@@ -103,9 +95,11 @@ export async function estimateJob(
     ? (await getOwned<DatasetRecord>(meta, "datasets", tenant, spec.validation_dataset, "validation_dataset"))
       .value
     : null;
-  let modelConfig: ModelConfig;
+  const columns = taskColumns(spec.task, spec.columns, spec.training_target_dataset !== undefined);
+  const numLabels = labelCount(train, columns.label ?? columns.tags ?? spec.columns.label);
+  let estimated: EstimateModel;
   try {
-    modelConfig = parseModelConfig(model.config);
+    estimated = estimateModel(model.config, spec.task, numLabels);
   } catch (error) {
     throw invalidRequest(`base model '${model.id}' has a config this estimate cannot read: ${error}`);
   }
@@ -117,9 +111,8 @@ export async function estimateJob(
     validationRows = split > 0 ? Math.max(1, Math.round(train.rows * split)) : 0;
     trainRows = train.rows - validationRows;
   }
-  const numLabels = labelCount(train, spec.columns.label);
-  const config = encoderDims(modelConfig);
-  const shapes = parameterShapes(modelConfig, numLabels);
+  const config = estimated.dims;
+  const shapes = estimated.shapes;
   const sizes = new Map([...shapes].map(([name, shape]) => [name, shape.reduce((a, b) => a * b, 1)]));
   const settings = resolveLoopSettings(
     hp,
@@ -127,12 +120,14 @@ export async function estimateJob(
     config.num_hidden_layers,
     Math.ceil(Math.max(1, trainRows) / hp.batch_size),
     validationRows > 0,
+    { layerOf: estimated.layerOf, metricNames: METRICS_BY_TASK[spec.task] },
   );
   const total = [...sizes.values()].reduce((a, b) => a + b, 0);
   const trainable = [...settings.groups.keys()].reduce((sum, name) => sum + (sizes.get(name) ?? 0), 0);
 
   const maxLength = Math.min(hp.max_seq_length, config.max_position_embeddings);
-  const lengths = textLengths(train, spec.columns.text);
+  // The longest-text column of the task stands for the example length (QA: the context).
+  const lengths = textLengths(train, columns.context ?? columns.text ?? columns.source ?? columns.tokens);
   const p50 = tokensForChars(lengths.p50, maxLength), p90 = tokensForChars(lengths.p90, maxLength);
   // A shuffled batch is padded to its longest row (about the p90 length); eval batches are sorted by length.
   const trainSeq = hp.batch_size > 1 ? p90 : p50;

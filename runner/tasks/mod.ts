@@ -4,10 +4,12 @@ import { textClassification, textRegression } from "./text_classification.ts";
 import { maskedLm } from "./masked_lm.ts";
 import { causalLm } from "./causal_lm.ts";
 import { translation } from "./translation.ts";
+import { tokenClassification } from "./token_classification.ts";
 
 export const taskRunners: TaskRegistry = {
   "text-classification": textClassification,
   "text-regression": textRegression,
+  "token-classification": tokenClassification,
   "masked-lm": maskedLm,
   "causal-lm": causalLm,
   translation,

@@ -109,6 +109,48 @@ export class EdgetuneClient {
   }
 
   /**
+   * A prediction with the model task's full request body (`{inputs, parameters, ...}`: text pairs, QA
+   * `{question, context}`, generation parameters); answers the task's pipeline shape.
+   */
+  infer<T = unknown>(modelId: string, body: Record<string, unknown>): Promise<T> {
+    return this.request("POST", `/v1/models/${modelId}/predict`, body);
+  }
+
+  /**
+   * Streams a generation (`stream: true` added to `body`): yields every server-sent event's JSON data, the
+   * per-token events first, then the final one (`event: done`, with generated_text and details).
+   */
+  async *streamGeneration(
+    modelId: string,
+    body: Record<string, unknown>,
+  ): AsyncGenerator<{ event: string; data: Record<string, unknown> }> {
+    const response = await fetch(`${this.baseUrl}/v1/models/${modelId}/predict`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${this.apiKey}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ ...body, stream: true }),
+    });
+    if (!response.ok || !response.body) throw await toError(response);
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let event = "message", data = "";
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event: ")) event = line.slice(7);
+          else if (line.startsWith("data: ")) data += line.slice(6);
+        }
+        if (data) yield { event, data: JSON.parse(data) };
+      }
+    }
+  }
+
+  /**
    * Follow a job's Server-Sent Events until the stream ends (the job reached a final status) or `signal`
    * aborts; calls `onEvent` for each. Resumes from `afterSeq` (sent as Last-Event-ID).
    */

@@ -1,12 +1,15 @@
 /**
  * Row checks per task, run over a whole dataset at job creation (before anything trains) so every fixable
  * problem comes back at once with its line: an empty or non-numeric label, a multi-label list that is not a
- * list, empty source/target sentences, and — through the token-classification and QA row parsers — tag/token
- * length mismatches, unknown tags and answers whose `answer_start` does not point at their text.
+ * list, empty source/target sentences, and — through the token-classification and QA row parsers
+ * (shared/data/tasks/) — tag/token length mismatches, invalid tags and answers whose `answer_start` does not
+ * point at their text.
  */
 import type { TaskName } from "../schemas/resources.ts";
 import type { TaskOptions } from "../schemas/task_options.ts";
 import type { TaskColumns } from "./task_columns.ts";
+import { parseTokenRow } from "./tasks/token_classification_rows.ts";
+import { parseQaRow } from "./tasks/question_answering_rows.ts";
 
 /** A row's labels for multi-label classification: a JSON array, else the delimited string (trimmed). */
 export function multiLabelValues(value: string, delimiter = ","): string[] | null {
@@ -35,20 +38,8 @@ export function regressionTarget(value: string): number | null {
 
 export type RowChecker = (row: Record<string, string>) => string | null;
 
-/** Extra checkers by task, registered by the task modules that own the parsing (token classification, QA). */
-const extraCheckers = new Map<TaskName, (columns: TaskColumns, options: TaskOptions) => RowChecker>();
-
-export function registerRowChecker(
-  task: TaskName,
-  make: (columns: TaskColumns, options: TaskOptions) => RowChecker,
-): void {
-  extraCheckers.set(task, make);
-}
-
 /** The checker of one task's rows (null reason = the row is fine). */
 export function rowChecker(task: TaskName, columns: TaskColumns, options: TaskOptions): RowChecker {
-  const extra = extraCheckers.get(task);
-  if (extra) return extra(columns, options);
   const value = (row: Record<string, string>, role: string) => row[columns[role]] ?? "";
   switch (task) {
     case "text-classification":
@@ -75,6 +66,22 @@ export function rowChecker(task: TaskName, columns: TaskColumns, options: TaskOp
         }
         return null;
       };
+    case "token-classification": {
+      // An explicit scheme makes every tag an entity tag; auto also accepts plain (POS) tags.
+      const plainTags = options.tag_scheme === undefined || options.tag_scheme === "auto";
+      const names = { tokens: columns.tokens, tags: columns.tags };
+      return (row) => {
+        const parsed = parseTokenRow(row, names, { plainTags });
+        return "problem" in parsed ? parsed.problem : null;
+      };
+    }
+    case "question-answering": {
+      const names = { question: columns.question, context: columns.context, answers: columns.answers };
+      return (row) => {
+        const parsed = parseQaRow(row, names);
+        return "problem" in parsed ? parsed.problem : null;
+      };
+    }
     case "causal-lm":
       return (row) =>
         columns.completion !== undefined && value(row, "completion").trim() === ""

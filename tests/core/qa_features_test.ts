@@ -2,6 +2,7 @@
 // bert-base-uncased vocabulary, answer labels on the right tokens, offsets back to exact characters.
 import assert from "node:assert/strict";
 import { TextTokenizer } from "../../shared/core/tokenizer/text_tokenizer.ts";
+import { byteLevelVocab, robertaTokenizerJson } from "../../shared/core/tokenizer/bpe_json.ts";
 import { encodeQaWindows, prepareQaFeatures, windowBudget } from "../../shared/core/tasks/qa_features.ts";
 import { parseSquadJson } from "../../shared/core/tasks/squad.ts";
 import { ApiError } from "../../shared/schemas/errors.ts";
@@ -134,4 +135,54 @@ Deno.test("stride is capped to fit, long questions are cut, tiny max lengths are
   assert.ok(windows.every((w) => w.ids.length <= 32));
   assert.equal(windows[0].span.end - windows[0].span.start, 32 - 3 - 14);
   assert.throws(() => windowBudget(bert, 1, { maxLength: 4, docStride: 1 }), ApiError);
+});
+
+Deno.test("byte-level BPE (RoBERTa): <s> q </s></s> c </s>, offsets through the bytes, trimmed of spaces", () => {
+  const merges = Deno.readTextFileSync(new URL("tokenizers/gpt2/merges.txt", dataDir)).split("\n").slice(
+    1,
+    4001,
+  )
+    .filter(Boolean);
+  const context = "Le café «Müller» 😀 opened in 1923.";
+  for (const addPrefixSpace of [false, true]) {
+    const roberta = TextTokenizer.fromTokenizerJson(
+      robertaTokenizerJson(byteLevelVocab(merges), merges, { addPrefixSpace }),
+    );
+    const [w] = encodeQaWindows(roberta, "When?", context, { maxLength: 64, docStride: 3 });
+    const { cls, sep } = roberta.specialIds;
+    assert.deepEqual([w.ids[0], w.ids[3], w.ids[4], w.ids.at(-1)], [cls, sep, sep, sep]);
+    const rows = roberta.idsToTokens(w.ids).flatMap((token, i) => {
+      const o = w.offsets[i], word = w.wordOffsets[i];
+      return o && word ? [[token, context.slice(o.start, o.end), context.slice(word.start, word.end)]] : [];
+    });
+    assert.deepEqual(rows.slice(0, 6), [
+      [addPrefixSpace ? "ĠLe" : "Le", "Le", "Le"],
+      ["Ġca", "ca", "café"],
+      ["f", "f", "café"],
+      ["Ã©", "é", "café"],
+      ["ĠÂ", "«", "«"],
+      ["«", "«", "«"],
+    ]);
+    assert.deepEqual(
+      rows.filter((r) => r[2] === "😀").map((r) => r[1]),
+      [" ", "😀", "😀", "😀", "😀"],
+    );
+    assert.deepEqual(rows.slice(-4), [["Ġin", "in", "in"], ["Ġ19", "19", "1923"], ["23", "23", "1923"], [
+      ".",
+      ".",
+      ".",
+    ]]);
+    const [feature] = prepareQaFeatures(roberta, [{
+      id: "x",
+      context,
+      question: "When?",
+      answers: { text: ["1923"], answer_start: [28] },
+      spans: [{ start: context.indexOf("1923"), end: context.indexOf("1923") + 4 }],
+      source: {},
+    }], { maxLength: 64, docStride: 8 });
+    assert.deepEqual(roberta.idsToTokens(feature.ids.slice(feature.startPosition, feature.endPosition + 1)), [
+      "Ġ19",
+      "23",
+    ]);
+  }
 });

@@ -2,7 +2,15 @@
 // top_k order, max_answer_length, whole-word answers, answers from later windows, exact character offsets.
 import assert from "node:assert/strict";
 import { TextTokenizer } from "../../shared/core/tokenizer/text_tokenizer.ts";
-import { qaAnswers, qaInputs, type QaWindow } from "../../shared/core/tasks/qa_predict.ts";
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../../shared/core/backend.ts";
+import { batchTensors } from "../../shared/core/infer.ts";
+import { initSequenceClassifier } from "../../shared/core/model/load.ts";
+import { answerQuestion, qaAnswers, qaInputs, type QaWindow } from "../../shared/core/tasks/qa_predict.ts";
+
+import { ApiError } from "../../shared/schemas/errors.ts";
+
+await initBackend("wasm");
 
 const bert = TextTokenizer.fromVocabTxt(
   Deno.readTextFileSync(
@@ -102,4 +110,51 @@ Deno.test("handleImpossible lets the empty answer win when [CLS] dominates; bad 
   assert.equal(qaAnswers(context, [window], [logits])[0].answer, "Paris");
   assert.throws(() => qaAnswers(context, [window], [new Float32Array(3)]), RangeError);
   assert.throws(() => qaAnswers(context, [window], []), RangeError);
+  assert.throws(() => qaInputs(bert, " ", context), (e) => e instanceof ApiError && e.status === 400);
+  assert.throws(
+    () => qaInputs(bert, "Why?", "\n"),
+    (e) => e instanceof ApiError && /context/.test(e.message),
+  );
+});
+
+Deno.test("answerQuestion runs a span model over batched windows: same answers as one window at a time", async () => {
+  const context = "Super Bowl 50 was an American football game to determine the champion of the National " +
+    "Football League (NFL) for the 2015 season. The Denver Broncos defeated the Carolina Panthers 24–10.";
+  const tokenizer = TextTokenizer.trainWordPiece([context, context, "Who won?"], { vocabSize: 120 });
+  const model = initSequenceClassifier(
+    {
+      model_type: "bert",
+      vocab_size: tokenizer.vocabSize,
+      hidden_size: 16,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      intermediate_size: 32,
+      max_position_embeddings: 24,
+    },
+    2,
+    7,
+    "span",
+  );
+  try {
+    const options = { maxLength: 24, docStride: 6, topK: 4, maxAnswerLength: 5, batchSize: 3 };
+    const before = tf.memory().numTensors;
+    const answers = await answerQuestion(model, tokenizer, "Who won?", context, options);
+    assert.equal(tf.memory().numTensors, before);
+    const windows = qaInputs(tokenizer, "Who won?", context, options);
+    assert.ok(windows.length > 3);
+    const single = windows.map((w) =>
+      tf.tidy(() => model.forward(batchTensors(tokenizer.collate([w])), { training: false }))
+        .dataSync() as Float32Array
+    );
+    const expected = qaAnswers(context, windows, single, options);
+    assert.equal(answers.length, 4);
+    assert.deepEqual(
+      answers.map((a) => [a.answer, a.start, a.end]),
+      expected.map((a) => [a.answer, a.start, a.end]),
+    );
+    answers.forEach((a, i) => assert.ok(Math.abs(a.score - expected[i].score) < 1e-5));
+    for (const a of answers) assert.equal(context.slice(a.start, a.end), a.answer);
+  } finally {
+    model.dispose();
+  }
 });

@@ -174,3 +174,31 @@ Deno.test("byte-level BPE: first aggregation joins Zürich's byte pieces into on
   ]);
   assert.throws(() => tokenEntities("in Zürich", offsets, logits.slice(1), LABELS), /logits for 6 tokens/);
 });
+
+Deno.test("ids equal the tokenizer's own, offsets in order, on tricky texts (literal [UNK], specials, controls)", () => {
+  const texts = [
+    "[UNK] 😀 [UNK]Zürich",
+    "a<|endoftext|> b  c",
+    "ΣΑΣ straße ﬁ x\u0308 \u200b\u0000 中文𠀀",
+    "don't U.S. 123,456 e-mail #1 @user",
+    "  leading and trailing  ",
+    "a".repeat(120) + " [MASK][SEP]x",
+  ];
+  for (const tokenizer of [bert, gpt2]) {
+    for (const text of texts) {
+      const { ids, offsets } = tokenClassificationInputs(tokenizer, text, 512);
+      assert.deepEqual(ids.slice(1, -1), tokenizer.tokenize(text), text);
+      let last = 0;
+      for (const o of offsets) {
+        if (o === null) continue;
+        assert.ok(
+          o.start >= last && o.start <= o.end && o.end <= text.length,
+          `${text}: ${JSON.stringify(o)}`,
+        );
+        last = o.start;
+      }
+    }
+  }
+  const withUnk = describe(bert, "[UNK] 😀");
+  assert.deepEqual(withUnk, ["-", "-", "[UNK]|😀|6|0", "-"]); // the literal is a special; the emoji is a word
+});

@@ -37,7 +37,7 @@ function platformWith(datasets: Record<string, string>): Platform {
   records.set("models/t.base", {
     id: "base",
     name: "tiny-bert",
-    architecture: "BertForSequenceClassification",
+    architecture: "bert",
     files: Object.entries(files).map(([name, bytes]) => ({ name, size: bytes.length })),
     blob_prefix: "models/base/",
   } as Partial<ModelRecord>);
@@ -121,6 +121,7 @@ Deno.test("a JSONL NER dataset trains into a BertForTokenClassification folder w
     "I-PER",
   ]);
   assert.deepEqual(out.taskOptions, { tag_scheme: "iob1" });
+  assert.equal(out.architecture, "bert"); // the family, as for every fine-tuned model
   const config = JSON.parse(new TextDecoder().decode(out.files["config.json"]));
   assert.deepEqual(config.architectures, ["BertForTokenClassification"]);
   assert.equal(config.id2label["0"], "O");

@@ -45,6 +45,8 @@ export interface DistilBertConfig {
   activation: BertActivation;
   initializer_range: number;
   seq_classif_dropout: number;
+  /** Dropout before the question-answering head's qa_outputs. */
+  qa_dropout: number;
   pad_token_id: number;
 }
 
@@ -66,6 +68,7 @@ export const DISTILBERT_DEFAULTS: DistilBertConfig = {
   activation: "gelu",
   initializer_range: 0.02,
   seq_classif_dropout: 0.2,
+  qa_dropout: 0.1,
   pad_token_id: 0,
 };
 
@@ -175,7 +178,7 @@ function parseDistilBertKeys(obj: Record<string, unknown>): DistilBertConfig {
     }
     config[key] = value;
   }
-  for (const key of ["dropout", "attention_dropout", "seq_classif_dropout"] as const) {
+  for (const key of ["dropout", "attention_dropout", "seq_classif_dropout", "qa_dropout"] as const) {
     if (obj[key] === undefined) continue;
     const value = obj[key];
     if (typeof value !== "number" || !(value >= 0 && value < 1)) {

@@ -8,10 +8,11 @@
  * token belongs to (the pipeline's align_to_words). A training feature's label is the start/end token of
  * the (first) answer when it lies fully inside the window, else the [CLS] index 0, as run_qa does. A question
  * longer than half the token budget is cut to that half (run_qa would fail), and docStride is capped below
- * the context budget so windows always advance. WordPiece (BERT-style) tokenizers only: byte-level BPE
- * tokens carry no WordPiece text to align.
+ * the context budget so windows always advance. Byte-level BPE tokenizers (RoBERTa) are aligned through
+ * their bytes instead, with offsets trimmed of leading spaces as HF's trim_offsets.
  */
 import { ApiError } from "../../schemas/errors.ts";
+import { byteLevelAlphabet } from "../tokenizer/bpe_json.ts";
 import type { TextTokenizer } from "../tokenizer/text_tokenizer.ts";
 import { alignWordPieces } from "./offsets.ts";
 import { answerTokenSpan, type ContextWindow, planWindows, type TokenOffset } from "./qa_spans.ts";
@@ -61,17 +62,14 @@ export function pairSpecials(tokenizer: TextTokenizer): number {
   return tokenizer.buildInput([], [], 1024).ids.length;
 }
 
-/** Tokens of `context` with their spans (see module comment); ApiError 400 for non-WordPiece tokenizers. */
+/** Tokens of `context` with their spans (see module comment); ApiError 400 when they do not map back. */
 export function alignContext(tokenizer: TextTokenizer, context: string): AlignedContext {
-  if (tokenizer.template !== "bert") {
-    throw new ApiError(
-      400,
-      "invalid_request",
-      "question-answering needs a WordPiece (BERT-style) tokenizer; byte-level BPE models are not supported yet",
-    );
-  }
   const ids = tokenizer.tokenize(context);
   const tokens = tokenizer.idsToTokens(ids);
+  if (tokenizer.template === "roberta") {
+    const prefix = tokenizer.tokenizerConfig(0).add_prefix_space === true;
+    return { ids, ...alignByteLevel(context, tokens, prefix) };
+  }
   let aligned;
   try {
     aligned = alignWordPieces(context, tokens, { lowercase: tokenizer.lowercase });
@@ -92,7 +90,7 @@ export function alignContext(tokenizer: TextTokenizer, context: string): Aligned
     offsets.push({ start: a.start, end: a.end });
     wordIds.push(a.wordId);
   });
-  const words = offsets.map((o, i) => {
+  const words = offsets.map((_, i) => {
     let first = i;
     while (first > 0 && wordIds[first - 1] === wordIds[i]) first--;
     let last = i;
@@ -100,6 +98,78 @@ export function alignContext(tokenizer: TextTokenizer, context: string): Aligned
     return { start: offsets[first].start, end: offsets[last].end };
   });
   return { ids, offsets, words };
+}
+
+/** GPT-2's pre-tokenizer split (the ByteLevel pre-tokenizer's use_regex), on the text as it is. */
+const BYTE_LEVEL_WORDS = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
+
+/**
+ * Offsets of byte-level BPE tokens (RoBERTa, GPT-2): each token's characters stand for bytes
+ * (bpe_json.ts byteLevelAlphabet), consecutive tokens cover the UTF-8 bytes of the text (after the prefix
+ * space when add_prefix_space), and a token's span is that of its bytes with leading whitespace trimmed
+ * (trim_offsets). Words are the pre-tokenizer's pieces, also trimmed.
+ */
+function alignByteLevel(
+  text: string,
+  tokens: readonly string[],
+  addPrefixSpace: boolean,
+): { offsets: { start: number; end: number }[]; words: { start: number; end: number }[] } {
+  const byteOf = new Map(byteLevelAlphabet().map((ch, b) => [ch, b]));
+  const source = addPrefixSpace && !/^\s/.test(text) ? " " + text : text;
+  const shift = source.length - text.length;
+  // UTF-16 [start, end) in `text` of the character each byte of `source` belongs to (the prefix maps to 0).
+  const charStart: number[] = [];
+  const charEnd: number[] = [];
+  const byteWhite: boolean[] = [];
+  const wordOfByte: number[] = [];
+  const encoder = new TextEncoder();
+  let u16 = 0;
+  for (const ch of source) {
+    const n = encoder.encode(ch).length;
+    const start = Math.max(0, u16 - shift);
+    const end = Math.max(0, u16 + ch.length - shift);
+    for (let k = 0; k < n; k++) {
+      charStart.push(start);
+      charEnd.push(end);
+      byteWhite.push(/\s/.test(ch));
+    }
+    u16 += ch.length;
+  }
+  const wordSpans: { start: number; end: number }[] = [];
+  let bytePos = 0;
+  for (const match of source.matchAll(BYTE_LEVEL_WORDS)) {
+    const bytes = encoder.encode(match[0]).length;
+    const lead = match[0].length - match[0].trimStart().length;
+    wordSpans.push({
+      start: Math.max(0, match.index + (lead < match[0].length ? lead : 0) - shift),
+      end: Math.max(0, match.index + match[0].length - shift),
+    });
+    for (let k = 0; k < bytes; k++) wordOfByte.push(wordSpans.length - 1);
+    bytePos += bytes;
+  }
+  const offsets: { start: number; end: number }[] = [];
+  const words: { start: number; end: number }[] = [];
+  let pos = 0;
+  tokens.forEach((token, i) => {
+    const bytes = [...token].map((ch) => byteOf.get(ch));
+    if (bytes.some((b) => b === undefined) || pos + bytes.length > charStart.length) {
+      throw new ApiError(
+        400,
+        "invalid_request",
+        `context token ${i} '${token}' does not map back to the text`,
+      );
+    }
+    let first = pos;
+    while (first < pos + bytes.length - 1 && byteWhite[first]) first++;
+    const last = pos + bytes.length - 1;
+    offsets.push({ start: charStart[first], end: charEnd[last] });
+    words.push(wordSpans[wordOfByte[first]] ?? offsets[offsets.length - 1]);
+    pos += bytes.length;
+  });
+  if (pos !== charStart.length || bytePos !== charStart.length) {
+    throw new ApiError(400, "invalid_request", "the context's byte-level tokens do not cover the text");
+  }
+  return { offsets, words };
 }
 
 /**

@@ -9,7 +9,12 @@
  * best score first; unlike the pipeline, a character span found by two overlapping windows is listed once
  * (with its best score). With handleImpossible the null answer `{answer: "", start: 0, end: 0}` competes
  * with score min over windows of p_start[CLS] · p_end[CLS]. Offsets are UTF-16 indices into `context`.
+ * `answerQuestion` runs a span model over the windows (eval mode, every tensor disposed) and does both.
  */
+import * as tf from "@tensorflow/tfjs";
+import { ApiError } from "../../schemas/errors.ts";
+import { batchTensors } from "../infer.ts";
+import type { SequenceClassifier } from "../model/classifier.ts";
 import type { TextTokenizer } from "../tokenizer/text_tokenizer.ts";
 import { encodeQaWindows, type QaWindow } from "./qa_features.ts";
 import { bestSpans, mergeWindowAnswers, type SpanCandidate } from "./qa_spans.ts";
@@ -41,13 +46,16 @@ export interface QaAnswer {
   end: number;
 }
 
-/** The model input windows for one question about one context. */
+/** The model input windows for one question about one context; an empty question or context is a 400. */
 export function qaInputs(
   tokenizer: TextTokenizer,
   question: string,
   context: string,
   options: QaInputOptions = {},
 ): QaWindow[] {
+  for (const [name, value] of [["question", question], ["context", context]]) {
+    if (value.trim() === "") throw new ApiError(400, "invalid_request", `the ${name} must not be empty`);
+  }
   return encodeQaWindows(tokenizer, question, context, {
     maxLength: options.maxLength ?? 384,
     docStride: options.docStride ?? 128,
@@ -117,4 +125,30 @@ export function qaAnswers(
     answers.sort((a, b) => b.score - a.score);
   }
   return answers.slice(0, topK);
+}
+
+/** The pipeline end to end: windows → span model (head "span", eval mode) → answers. */
+export async function answerQuestion(
+  model: SequenceClassifier,
+  tokenizer: TextTokenizer,
+  question: string,
+  context: string,
+  options: QaInputOptions & QaAnswerOptions & { batchSize?: number } = {},
+): Promise<QaAnswer[]> {
+  const maxLength = Math.min(options.maxLength ?? 384, model.maxSequenceLength);
+  const windows = qaInputs(tokenizer, question, context, { ...options, maxLength });
+  const batchSize = Math.max(1, options.batchSize ?? 16);
+  const logits: Float32Array[] = [];
+  for (let at = 0; at < windows.length; at += batchSize) {
+    const batch = windows.slice(at, at + batchSize);
+    const encoded = tokenizer.collate(batch);
+    const out = tf.tidy(() => model.forward(batchTensors(encoded), { training: false }));
+    const values = await out.data() as Float32Array;
+    out.dispose();
+    batch.forEach((w, r) => {
+      const from = r * encoded.seqLength * 2;
+      logits.push(values.slice(from, from + w.ids.length * 2));
+    });
+  }
+  return qaAnswers(context, windows, logits, options);
 }

@@ -7,8 +7,10 @@
  * output (spans.ts ports its aggregation). WordPiece tokens are aligned through the BERT normaliser and
  * pre-tokeniser (offsets.ts: lower-casing, accent stripping, punctuation splits, [UNK] words); byte-level BPE
  * tokens (RoBERTa) by counting their bytes against the UTF-8 text, with a word = one GPT-2 regex pre-token and
- * the leading space trimmed from offsets (trim_offsets). Text matching a special added token ([MASK], <s>) is
- * split out first, as the tokenizer does, and gets no offset, like [CLS]/[SEP]/padding.
+ * the leading space trimmed from offsets (trim_offsets). Special added tokens in the text ([MASK], <s>, a
+ * literal [UNK]) are cut out first, as the tokenizer does (lstrip/rstrip honoured), each piece between them is
+ * tokenized on its own — the ids equal `tokenizer.tokenize(text)` — and the specials get no offset, like
+ * [CLS]/[SEP]/padding.
  */
 import type { TextTokenizer } from "../tokenizer/text_tokenizer.ts";
 import { alignWordPieces } from "./offsets.ts";
@@ -43,9 +45,18 @@ export interface TokenClassificationInputs {
   offsets: (TokenOffset | null)[];
 }
 
+/** A special added token: the tokenizer cuts it out of the text before anything else runs. */
+interface SpecialToken {
+  content: string;
+  id: number;
+  /** Eats the whitespace before / after it (RoBERTa's <mask>). */
+  lstrip: boolean;
+  rstrip: boolean;
+}
+
 interface TokenizerInfo {
   kind: "wordpiece" | "bytelevel";
-  specials: Set<string>;
+  specials: SpecialToken[];
   unk: string;
   prefix: string;
   lowercase: boolean;
@@ -64,19 +75,21 @@ function tokenizerInfo(tokenizer: TextTokenizer): TokenizerInfo {
   const model = (json.model ?? {}) as Json;
   const normalizer = (json.normalizer ?? null) as Json | null;
   const added = Array.isArray(json.added_tokens) ? (json.added_tokens as Json[]) : [];
-  const unk = typeof model.unk_token === "string" ? model.unk_token : "[UNK]";
   const bert = normalizer?.type === "BertNormalizer";
   const info: TokenizerInfo = {
     kind: (json.pre_tokenizer as Json | null)?.type === "ByteLevel" || model.type === "BPE" ||
         tokenizer.template === "roberta"
       ? "bytelevel"
       : "wordpiece",
-    // The unknown token is produced by WordPiece for unknown words, so it is not split out of the text.
-    specials: new Set(
-      added.filter((t) => t.special === true && typeof t.content === "string" && t.content !== unk)
-        .map((t) => t.content as string),
-    ),
-    unk,
+    specials: added.filter((t) => t.special === true && typeof t.content === "string" && t.content !== "")
+      .map((t) => ({
+        content: t.content as string,
+        id: t.id as number,
+        lstrip: t.lstrip === true,
+        rstrip: t.rstrip === true,
+      }))
+      .sort((x, y) => y.content.length - x.content.length), // longest first at one position
+    unk: typeof model.unk_token === "string" ? model.unk_token : "[UNK]",
     prefix: typeof model.continuing_subword_prefix === "string" ? model.continuing_subword_prefix : "##",
     lowercase: bert ? normalizer.lowercase !== false : tokenizer.lowercase,
     stripAccents: bert && typeof normalizer.strip_accents === "boolean"
@@ -86,6 +99,31 @@ function tokenizerInfo(tokenizer: TextTokenizer): TokenizerInfo {
   };
   INFO.set(tokenizer, info);
   return info;
+}
+
+/** `text` cut at the special tokens it contains: [start, end) text pieces and the specials between them. */
+function splitSpecials(text: string, specials: readonly SpecialToken[]) {
+  const pieces: { start: number; end: number; special: SpecialToken | null }[] = [];
+  let from = 0;
+  let cursor = 0;
+  while (specials.length > 0 && cursor < text.length) {
+    let at = -1;
+    let found: SpecialToken | undefined;
+    for (const sp of specials) {
+      const i = text.indexOf(sp.content, cursor);
+      if (i !== -1 && (at === -1 || i < at)) [at, found] = [i, sp];
+    }
+    if (!found) break;
+    let end = at;
+    if (found.lstrip) { while (end > from && /\s/u.test(text[end - 1])) end--; }
+    pieces.push({ start: from, end, special: null });
+    pieces.push({ start: at, end: at + found.content.length, special: found });
+    from = at + found.content.length;
+    if (found.rstrip) { while (from < text.length && /\s/u.test(text[from])) from++; }
+    cursor = from;
+  }
+  pieces.push({ start: from, end: text.length, special: null });
+  return pieces.filter((p) => p.special !== null || p.end > p.start);
 }
 
 /** GPT-2's pre-tokenizer pattern (ByteLevel use_regex): the "words" of byte-level BPE. */
@@ -135,57 +173,52 @@ function alignByteLevel(text: string, tokens: readonly string[]): Omit<TokenOffs
   });
 }
 
-/** Offsets of every token of `text` (no [CLS]/[SEP]); null for special added tokens. */
-export function tokenOffsets(
+/**
+ * Token ids of `text` without [CLS]/[SEP] and the offset of each (null for special added tokens): the text is
+ * cut at its special tokens, as the tokenizer does, and each piece is tokenized and aligned on its own.
+ */
+export function tokenizeWithOffsets(
   tokenizer: TextTokenizer,
   text: string,
-  tokens: readonly string[],
-): (TokenOffset | null)[] {
+): { ids: number[]; offsets: (TokenOffset | null)[] } {
   const info = tokenizerInfo(tokenizer);
-  const out: (TokenOffset | null)[] = [];
-  let cursor = 0; // UTF-16 index where the current segment starts
+  const ids: number[] = [];
+  const offsets: (TokenOffset | null)[] = [];
   let words = 0;
-  let pending: string[] = [];
-  const flush = (segmentEnd: number) => {
-    if (pending.length > 0) {
-      const segment = text.slice(cursor, segmentEnd);
-      const aligned = info.kind === "bytelevel"
-        ? alignByteLevel(segment, pending)
-        : alignWordPieces(segment, pending, {
-          lowercase: info.lowercase,
-          stripAccents: info.stripAccents,
-          handleChineseChars: info.handleChineseChars,
-          specialTokens: [],
-          sepToken: "\u0000no separator\u0000",
-          unkToken: info.unk,
-          continuingPrefix: info.prefix,
-        }).map((a) => a!);
-      aligned.forEach((a, k) => {
-        out.push({
-          start: a.start + cursor,
-          end: a.end + cursor,
-          wordId: a.wordId + words,
-          token: pending[k],
-          unknown: pending[k] === info.unk && info.kind === "wordpiece",
-        });
-      });
-      words += Math.max(...aligned.map((a) => a.wordId)) + 1;
-    }
-    pending = [];
-  };
-  for (const token of tokens) {
-    if (!info.specials.has(token)) {
-      pending.push(token);
+  for (const piece of splitSpecials(text, info.specials)) {
+    if (piece.special) {
+      ids.push(piece.special.id);
+      offsets.push(null);
       continue;
     }
-    const at = text.indexOf(token, cursor);
-    if (at === -1) throw new Error(`tokenOffsets: special token '${token}' is not in the text`);
-    flush(at);
-    out.push(null);
-    cursor = at + token.length;
+    const segment = text.slice(piece.start, piece.end);
+    const pieceIds = tokenizer.tokenize(segment);
+    if (pieceIds.length === 0) continue;
+    const tokens = tokenizer.idsToTokens(pieceIds);
+    const aligned = info.kind === "bytelevel"
+      ? alignByteLevel(segment, tokens)
+      : alignWordPieces(segment, tokens, {
+        lowercase: info.lowercase,
+        stripAccents: info.stripAccents,
+        handleChineseChars: info.handleChineseChars,
+        specialTokens: [],
+        sepToken: "\u0000no separator\u0000",
+        unkToken: info.unk,
+        continuingPrefix: info.prefix,
+      }).map((a) => a!);
+    aligned.forEach((a, k) => {
+      ids.push(pieceIds[k]);
+      offsets.push({
+        start: a.start + piece.start,
+        end: a.end + piece.start,
+        wordId: a.wordId + words,
+        token: tokens[k],
+        unknown: tokens[k] === info.unk && info.kind === "wordpiece",
+      });
+    });
+    words += Math.max(...aligned.map((a) => a.wordId)) + 1;
   }
-  flush(text.length);
-  return out;
+  return { ids, offsets };
 }
 
 /**
@@ -197,8 +230,7 @@ export function tokenClassificationInputs(
   text: string,
   maxLength: number,
 ): TokenClassificationInputs {
-  const ids = tokenizer.tokenize(text);
-  const offsets = tokenOffsets(tokenizer, text, tokenizer.idsToTokens(ids));
+  const { ids, offsets } = tokenizeWithOffsets(tokenizer, text);
   const built = tokenizer.buildInput(ids, null, maxLength);
   const kept = built.ids.length - 2;
   return { ids: built.ids, typeIds: built.typeIds, offsets: [null, ...offsets.slice(0, kept), null] };

@@ -49,7 +49,18 @@ const optimizationSchema = z.object(optimizationFields);
 
 /** Eval metric names the loop produces, HF style ("loss" means eval_loss; "eval_" prefixes are optional). */
 /** Classification reports eval_loss, accuracy, macro_f1; masked-lm reports eval_loss, accuracy, perplexity. */
-const EVAL_METRICS = ["eval_loss", "accuracy", "macro_f1", "perplexity"];
+/** Metrics of tasks that do not declare their own (`TrainingTask.metricNames`). */
+const EVAL_METRICS = [
+  "eval_loss",
+  "accuracy",
+  "macro_f1",
+  "micro_f1",
+  "weighted_f1",
+  "mcc",
+  "subset_accuracy",
+  "hamming_loss",
+  "perplexity",
+];
 
 export function evalMetricValue(metrics: Record<string, number>, name: string): number | undefined {
   const bare = name.startsWith("eval_") ? name.slice("eval_".length) : name;

@@ -56,3 +56,33 @@ export function parseQaRow(
     return { problem: reason.replace(/'answers'/, `column '${columns.answers}'`) };
   }
 }
+
+/** Every row's example; any bad rows → one ApiError 400 `invalid_file` listing them with their lines. */
+export function qaExamplesFromRows(
+  rows: readonly { line: number; row: Record<string, string> }[],
+  columns: QaColumns,
+  what = "dataset",
+): QaExample[] {
+  const examples: QaExample[] = [];
+  const problems: { line: number; reason: string }[] = [];
+  let total = 0;
+  for (const { line, row } of rows) {
+    const parsed = parseQaRow(row, columns, { line });
+    if ("problem" in parsed) {
+      total++;
+      if (problems.length < 20) problems.push({ line, reason: parsed.problem });
+    } else examples.push(parsed);
+  }
+  if (total > 0) {
+    const first = problems.slice(0, 3).map((p) => `line ${p.line}: ${p.reason}`).join("; ");
+    throw new ApiError(
+      400,
+      "invalid_file",
+      `${what}: ${total} question-answering row(s) are invalid: ${first}${
+        total > 3 ? ` (and ${total - 3} more)` : ""
+      }`,
+      problems,
+    );
+  }
+  return examples;
+}
