@@ -1,5 +1,6 @@
 // QA serving: pipeline-style windows and answers — softmax over context + [CLS], p_start·p_end scores,
-// top_k order, max_answer_length, whole-word answers, answers from later windows, exact character offsets.
+// top_k order, max_answer_length, whole-word answers, answers from later windows, exact character offsets,
+// and answerQuestion running a span model over batched windows without leaking tensors.
 import assert from "node:assert/strict";
 import { TextTokenizer } from "../../shared/core/tokenizer/text_tokenizer.ts";
 import * as tf from "@tensorflow/tfjs";
@@ -7,7 +8,6 @@ import { initBackend } from "../../shared/core/backend.ts";
 import { batchTensors } from "../../shared/core/infer.ts";
 import { initSequenceClassifier } from "../../shared/core/model/load.ts";
 import { answerQuestion, qaAnswers, qaInputs, type QaWindow } from "../../shared/core/tasks/qa_predict.ts";
-
 import { ApiError } from "../../shared/schemas/errors.ts";
 
 await initBackend("wasm");

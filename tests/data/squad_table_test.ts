@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { scanSquad, SQUAD_COLUMNS, squadTableItems } from "../../shared/data/squad_table.ts";
 import type { TableItem } from "../../shared/data/table.ts";
 import { parseSquadJson } from "../../shared/core/tasks/squad.ts";
+import { qaExamplesFromRows } from "../../shared/data/tasks/question_answering_rows.ts";
 
 const squadText = Deno.readTextFileSync(
   new URL("../../../shared/data/squad_v1.1_dev_articles_0-9.json", import.meta.url),
@@ -18,7 +19,7 @@ async function collect(stream: ReadableStream<Uint8Array>): Promise<TableItem[]>
   return items;
 }
 
-Deno.test("the real dev articles: 3,036 rows in HF datasets shape, same as parseSquadJson", async () => {
+Deno.test("the real dev articles: 3,036 rows in HF datasets shape; rows → examples as parseSquadJson", async () => {
   const items = await collect(streamOf(new TextEncoder().encode(squadText)));
   assert.deepEqual(items[0], { kind: "columns", columns: SQUAD_COLUMNS });
   assert.equal(problems(items).length, 0);
@@ -33,6 +34,15 @@ Deno.test("the real dev articles: 3,036 rows in HF datasets shape, same as parse
     assert.equal(row.title, examples[k].title);
     assert.deepEqual(JSON.parse(row.answers), examples[k].answers);
   });
+  const fromRows = qaExamplesFromRows(table, {
+    question: "question",
+    context: "context",
+    answers: "answers",
+  });
+  assert.deepEqual(
+    fromRows.map((e) => [e.id, e.title, e.spans]),
+    examples.map((e) => [e.id, e.title, e.spans]),
+  );
   assert.deepEqual(JSON.parse(table[0].row.answers), {
     text: ["Denver Broncos", "Denver Broncos", "Denver Broncos"],
     answer_start: [177, 177, 177],
