@@ -13,7 +13,7 @@ const trafficText = (traffic) =>
 
 export async function deploymentsView(main) {
   const [{ data }, models] = await Promise.all([api("/v1/deployments"), api("/v1/models")]);
-  const servable = models.data.filter((m) => m.task === "text-classification");
+  const servable = models.data.filter((m) => m.task !== null && m.task !== "masked-lm");
   const rows = data.map((d) =>
     h(
       "tr",
@@ -54,7 +54,7 @@ export async function deploymentsView(main) {
       : h(
         "p",
         { class: "empty" },
-        "Fine-tune a model first: only models with a classification head can be deployed.",
+        "Fine-tune a model first: only models with a task head can be deployed.",
       ),
   );
 }
@@ -63,7 +63,7 @@ export async function deploymentView(main, name) {
   const path = `/v1/deployments/${encodeURIComponent(name)}`;
   const [deployment, models] = await Promise.all([api(path), api("/v1/models")]);
   const reload = () => deploymentView(main, name).catch((error) => toast(error.message));
-  const servable = models.data.filter((m) => m.task === "text-classification");
+  const servable = models.data.filter((m) => m.task !== null && m.task !== "masked-lm");
   const model = h(
     "select",
     { name: "model" },
@@ -140,7 +140,7 @@ export async function deploymentView(main, name) {
       h("span", {}, "% canary"),
       h("button", {}, "Roll out"),
     ),
-    predictBox(`${path}/predict`),
+    predictBox(`${path}/predict`, models.data.find((m) => m.id === deployment.versions.at(-1)?.model)?.task),
     h("h2", {}, "History"),
     table(["when", "action", "version", "traffic", "by key"], history, "No changes yet."),
   );

@@ -100,7 +100,7 @@ export async function modelsView(main) {
 
 export async function modelView(main, id) {
   const model = await api(`/v1/models/${encodeURIComponent(id)}`);
-  const canPredict = model.task === "text-classification";
+  const canPredict = model.task !== null && model.task !== "masked-lm";
   main.replaceChildren(
     h("h1", {}, model.name, " ", h("small", {}, model.id)),
     h(
@@ -114,8 +114,8 @@ export async function modelView(main, id) {
     ),
     h("p", {}, h("button", { class: "ghost", onclick: () => download(model) }, "Download HF folder (.tar)")),
     canPredict
-      ? predictBox(`/v1/models/${model.id}/predict`)
-      : h("p", { class: "empty" }, "This model has no classification head; fine-tune it to predict."),
+      ? predictBox(`/v1/models/${model.id}/predict`, model.task)
+      : h("p", { class: "empty" }, "This model has no task head; fine-tune it to predict."),
   );
 }
 
@@ -179,6 +179,7 @@ function newJobForm(models, datasets) {
     h(
       "div",
       { class: "grid" },
+      field("task", taskSelect()),
       field("base model", select("base_model", models)),
       field("training dataset", select("training_dataset", datasets)),
       field("epochs", numberInput("epochs", 3, 1)),
@@ -192,7 +193,7 @@ function newJobForm(models, datasets) {
   const spec = () => {
     const f = new FormData(form);
     return {
-      task: "text-classification",
+      task: f.get("task"),
       base_model: f.get("base_model"),
       training_dataset: f.get("training_dataset"),
       validation_split: Number(f.get("validation_split")) || undefined,
@@ -243,4 +244,23 @@ function newJobForm(models, datasets) {
     plan,
   );
   return form;
+}
+
+const TASKS = [
+  "text-classification",
+  "text-regression",
+  "token-classification",
+  "question-answering",
+  "masked-lm",
+  "causal-lm",
+  "translation",
+];
+
+/** The job's task (columns default per task; docs/tasks.md). */
+function taskSelect() {
+  return h(
+    "select",
+    { name: "task", "data-testid": "job-task" },
+    TASKS.map((t) => h("option", { value: t }, t)),
+  );
 }

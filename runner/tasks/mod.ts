@@ -5,11 +5,13 @@ import { maskedLm } from "./masked_lm.ts";
 import { causalLm } from "./causal_lm.ts";
 import { translation } from "./translation.ts";
 import { tokenClassification } from "./token_classification.ts";
+import { questionAnswering } from "./question_answering.ts";
 
 export const taskRunners: TaskRegistry = {
   "text-classification": textClassification,
   "text-regression": textRegression,
   "token-classification": tokenClassification,
+  "question-answering": questionAnswering,
   "masked-lm": maskedLm,
   "causal-lm": causalLm,
   translation,
