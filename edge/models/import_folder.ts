@@ -85,7 +85,9 @@ function servedTask(
   const weight = tensors[layer.name];
   if (!weight || weight.shape[1] !== layer.width) return none;
   if (head === "span") return weight.shape[0] === 2 ? { ...none, task: "question-answering" } : none;
-  if (rawConfig.problem_type === "regression" && weight.shape[0] === 1) return { ...none, task: "text-regression" };
+  if (rawConfig.problem_type === "regression" && weight.shape[0] === 1) {
+    return { ...none, task: "text-regression" };
+  }
   const labels = labelsFromId2Label(rawConfig);
   if (!labels || weight.shape[0] !== labels.length) return none; // e.g. a pre-trained MLM checkpoint
   if (head === "token") return { task: "token-classification", labels, taskOptions: {} };

@@ -45,7 +45,11 @@ function headOf(task: TaskName): HeadKind {
   return task === "token-classification" ? "token" : task === "question-answering" ? "span" : "sequence";
 }
 
-export function estimateModel(config: Record<string, unknown>, task: TaskName, numLabels: number): EstimateModel {
+export function estimateModel(
+  config: Record<string, unknown>,
+  task: TaskName,
+  numLabels: number,
+): EstimateModel {
   switch (generativeModelType(config)) {
     case "gpt2": {
       const c = parseGpt2Config(config);

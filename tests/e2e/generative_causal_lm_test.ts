@@ -49,7 +49,10 @@ async function heldOutLoss(files: Map<string, Uint8Array>, lines: string[]): Pro
     text("tokenizer.json"),
     files.has("tokenizer_config.json") ? JSON.parse(text("tokenizer_config.json")) : {},
   );
-  const { model } = loadGenerativeModel(text("config.json"), readSafetensors(files.get("model.safetensors")!));
+  const { model } = loadGenerativeModel(
+    text("config.json"),
+    readSafetensors(files.get("model.safetensors")!),
+  );
   try {
     const causal = model as CausalLanguageModel;
     const { examples } = prepareCausalLmExamples(tokenizer, lines, {
@@ -148,7 +151,10 @@ Deno.test("causal-lm: GPT-2 from scratch on tinyshakespeare, then text generatio
     const words = continuation[0].generated_text.trim().split(/\s+/);
     const stopWord = words[Math.min(1, words.length - 1)];
     const stopped = await greedy({ return_full_text: false, stop: [stopWord] });
-    const expected = continuation[0].generated_text.slice(0, continuation[0].generated_text.indexOf(stopWord));
+    const expected = continuation[0].generated_text.slice(
+      0,
+      continuation[0].generated_text.indexOf(stopWord),
+    );
     assert.equal(stopped[0].generated_text, expected);
 
     // A list of inputs → one list per input.
@@ -161,7 +167,9 @@ Deno.test("causal-lm: GPT-2 from scratch on tinyshakespeare, then text generatio
 
     // Streaming: token events, then `done` whose text is the prompt + the concatenated tokens.
     const streamed = [];
-    for await (const event of tenantA.streamGeneration(lm, { inputs: "ROMEO:", parameters: { max_new_tokens: 12 } })) {
+    for await (
+      const event of tenantA.streamGeneration(lm, { inputs: "ROMEO:", parameters: { max_new_tokens: 12 } })
+    ) {
       streamed.push(event);
     }
     const last = streamed.at(-1)!;

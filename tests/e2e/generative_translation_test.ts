@@ -32,10 +32,12 @@ const is400 = (pattern: RegExp) => (e: unknown) =>
   e instanceof EdgetuneError && e.status === 400 && pattern.test(e.message);
 
 function assertTranslationMetrics(events: JobEvent[], expectedEvals: number): Record<string, number>[] {
-  const evals = events.filter((e) => e.type === "eval").map((e) => (e.data.metrics ?? e.data) as Record<
-    string,
-    number
-  >);
+  const evals = events.filter((e) => e.type === "eval").map((e) =>
+    (e.data.metrics ?? e.data) as Record<
+      string,
+      number
+    >
+  );
   assert.equal(evals.length, expectedEvals);
   for (const metrics of evals) {
     assert.equal(typeof metrics.eval_loss, "number");
@@ -111,7 +113,8 @@ Deno.test("translation: Marian from a TSV of pairs, T5 from aligned text files; 
     assert.deepEqual(single, greedy, "a string input answers like a one-element list");
 
     // (b) Two aligned text datasets → T5, with aligned validation datasets and a source prefix.
-    const upload = (lines: string[], fileName: string) => tenantA.uploadDataset(textFile(lines), { fileName });
+    const upload = (lines: string[], fileName: string) =>
+      tenantA.uploadDataset(textFile(lines), { fileName });
     const sources = await upload(en.slice(0, PAIRS), "train.en.txt");
     const targets = await upload(de.slice(0, PAIRS), "train.de.txt");
     const validSources = await upload(en.slice(PAIRS, PAIRS + 20), "valid.en.txt");

@@ -1,5 +1,5 @@
 /**
- * Generative Hugging Face folders over HTTP: the golden GPT-2, T5 and Marian checkpoints (config.json +
+ * Generative Hugging Face folders over HTTP: the golden GPT-2, T5 (ReLU, gated), Marian and mBART checkpoints (config.json +
  * model.safetensors, with a WordPiece tokenizer.json built here that fits their 100-token vocabulary) are
  * imported as multipart folders → records with task causal-lm / translation whose greedy generations at
  * predict equal the core's on the same weights; GET /export → re-import gives identical generations; folders
@@ -89,11 +89,21 @@ async function exportAndReimport(h: Harness, modelId: string, name: string) {
   for (const file of parseTar(new Uint8Array(await res.arrayBuffer()))) {
     files[file.name.slice(file.name.lastIndexOf("/") + 1)] = file.data;
   }
-  for (const wanted of ["config.json", "model.safetensors", "tokenizer.json"]) assert.ok(files[wanted], wanted);
+  for (const wanted of ["config.json", "model.safetensors", "tokenizer.json"]) {
+    assert.ok(files[wanted], wanted);
+  }
   return await importFolder(h, files, name);
 }
 
-for (const [golden, task] of [["gpt2_tiny", "causal-lm"], ["t5_relu", "translation"], ["marian_tiny", "translation"]]) {
+const GOLDENS = [
+  ["gpt2_tiny", "causal-lm"],
+  ["t5_relu", "translation"],
+  ["t5_gated", "translation"],
+  ["marian_tiny", "translation"],
+  ["bart_tiny", "translation"],
+];
+
+for (const [golden, task] of GOLDENS) {
   Deno.test(`golden ${golden} imports as ${task}; export → re-import generates the same`, async () => {
     const h = await harness();
     try {
@@ -126,7 +136,7 @@ async function assertRefused(h: Harness, files: Record<string, Uint8Array>, patt
 Deno.test("generative folders with missing weights or a too-large tokenizer are 400s", async () => {
   const h = await harness();
   try {
-    for (const golden of ["gpt2_tiny", "t5_relu", "marian_tiny"]) {
+    for (const [golden] of GOLDENS) {
       const files = await goldenFolder(golden);
       const tensors = readSafetensors(files["model.safetensors"]);
       const dropped = [...tensors.keys()].find((name) => /(^|\.)(h|block|layers)\.1\./.test(name))!;

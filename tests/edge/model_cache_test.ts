@@ -111,7 +111,10 @@ Deno.test("batched predictions equal one-by-one predictions, in each caller's or
     const alone = [];
     for (const text of texts) {
       alone.push(
-        (await cache.use(record, (s) => classifyTexts(encoderOf(s).model, encoderOf(s).tokenizer, [text], { maxLength: 32 })))[0],
+        (await cache.use(
+          record,
+          (s) => classifyTexts(encoderOf(s).model, encoderOf(s).tokenizer, [text], { maxLength: 32 }),
+        ))[0],
       );
     }
     const batcher = new PredictBatcher(cache, { windowMs: 20 });

@@ -1,7 +1,7 @@
 /**
  * Serving for extractive question answering, in the Hugging Face question-answering pipeline's shape:
  * `inputs` `{question, context}` or a list of them; parameters top_k (default 1), max_answer_len (default
- * 15), doc_stride (default 128), max_seq_len (default 384, capped by the model), handle_impossible_answer.
+ * 15), doc_stride (default: the model's training doc_stride, else 128), max_seq_len (default 384, capped by the model), handle_impossible_answer.
  * Long contexts are split into overlapping windows that are batched like any rows; each input answers
  * `{answer, score, start, end}` (top_k 1) or a list of them, with character offsets (UTF-16 indices) into its
  * context.
@@ -43,7 +43,10 @@ export const questionAnsweringServing: ServingTask<QaBody> = {
         const encoder = encoderOf(served);
         const maxLength = Math.min(p.max_seq_len ?? 384, encoder.model.maxSequenceLength);
         const windows = pairs.map(({ question, context }) =>
-          qaInputs(encoder.tokenizer, question, context, { maxLength, docStride: p.doc_stride })
+          qaInputs(encoder.tokenizer, question, context, {
+            maxLength,
+            docStride: p.doc_stride ?? (model.task_options?.doc_stride as number | undefined),
+          })
         );
         return {
           rows: windows.flat().map(({ ids, typeIds }) => ({ ids, typeIds })),
