@@ -4,13 +4,14 @@
  * base model's family fits the task (encoders for classification/regression/NER/QA/masked-lm, GPT-2 for
  * causal-lm, T5/mBART/Marian for translation), the hyperparameters fit its layer count, `task_options` only
  * holds options the task reads, the datasets have the task's columns, and every row passes the task's row
- * check (all problems listed with their lines, at most MAX_LISTED_PROBLEMS).
+ * check (all problems listed with their lines, at most MAX_LISTED_PROBLEMS); for text-classification also
+ * that class_weights and the validation rows name only labels of the training data.
  */
 import { layerIssues } from "../../shared/core/train/hyperparameter_fields.ts";
 import { MAX_LISTED_PROBLEMS, validateColumnsForTask } from "../../shared/data/mod.ts";
 import { scanTable } from "../../shared/data/table.ts";
 import { taskColumns } from "../../shared/data/task_columns.ts";
-import { rowChecker } from "../../shared/data/task_rows.ts";
+import { classificationLabels, type RowChecker, rowChecker } from "../../shared/data/task_rows.ts";
 import type { Platform } from "../../shared/platform/types.ts";
 import { ApiError, invalidRequest } from "../../shared/schemas/errors.ts";
 import type { CreateJobRequest, DatasetRecord, ModelRecord } from "../../shared/schemas/resources.ts";
@@ -98,6 +99,27 @@ export async function checkJobReferences(platform: Platform, tenant: string, spe
   }
   const columns = taskColumns(spec.task, spec.columns, aligned);
   const check = rowChecker(spec.task, columns, spec.task_options);
+  // text-classification: the training labels, collected during the training scan, against which class
+  // weights and the validation rows' labels are checked (the runner refuses both the same way).
+  const trainingLabels = spec.task === "text-classification" ? new Set<string>() : null;
+  const labelsOf = (row: Record<string, string>) =>
+    classificationLabels(row[columns.label] ?? "", spec.task_options) ?? [];
+  const checkFor = (field: string): RowChecker => {
+    if (trainingLabels === null) return check;
+    if (field === "training_dataset") {
+      return (row) => {
+        const reason = check(row);
+        if (reason === null) { for (const label of labelsOf(row)) trainingLabels.add(label); }
+        return reason;
+      };
+    }
+    return (row) => {
+      const reason = check(row);
+      if (reason !== null) return reason;
+      const unseen = labelsOf(row).find((label) => !trainingLabels.has(label));
+      return unseen === undefined ? null : `label '${unseen}' does not occur in the training data`;
+    };
+  };
   const datasets: [string, string | undefined][] = [
     ["training_dataset", spec.training_dataset],
     ["validation_dataset", spec.validation_dataset],
@@ -108,7 +130,7 @@ export async function checkJobReferences(platform: Platform, tenant: string, spe
     if (id === undefined) continue;
     const dataset = (await getOwned<DatasetRecord>(meta, "datasets", tenant, id, field)).value;
     validateColumnsForTask(dataset.columns, columns, id);
-    const problems = await rowProblems(platform, dataset, check);
+    const problems = await rowProblems(platform, dataset, checkFor(field));
     if (problems.length > 0) {
       throw new ApiError(
         400,
@@ -119,5 +141,20 @@ export async function checkJobReferences(platform: Platform, tenant: string, spe
         { dataset: id, problems },
       );
     }
+    if (field === "training_dataset" && trainingLabels !== null) checkClassWeights(spec, trainingLabels);
   }
+}
+
+/** A class_weights record may only name labels of the training data. */
+function checkClassWeights(spec: CreateJobRequest, labels: Set<string>): void {
+  const weights = spec.task_options.class_weights;
+  if (weights === undefined || weights === "balanced") return;
+  const unknown = Object.keys(weights).filter((label) => !labels.has(label));
+  if (unknown.length === 0) return;
+  const known = [...labels].sort();
+  throw invalidRequest(
+    `task_options.class_weights names labels the training data does not have: ${unknown.join(", ")} ` +
+      `(labels: ${known.slice(0, 20).join(", ")}${known.length > 20 ? ", ..." : ""})`,
+    [{ path: ["task_options", "class_weights"], message: `unknown labels: ${unknown.join(", ")}` }],
+  );
 }

@@ -22,7 +22,10 @@ async function runSequenceTask(ctx: TaskContext, regression: boolean): Promise<T
   if (!weights) {
     throw new ApiError(400, "invalid_file", `base model '${job.base_model}' has no model.safetensors`);
   }
-  const labels = regression ? ["LABEL_0"] : labelSet(inputs.train, inputs.columns, options);
+  // Labels come from the whole training dataset: a rare label that the validation_split happened to hold out
+  // is still a class (the edge checked a separate validation dataset's labels against the training labels).
+  const labelRows = job.validation_dataset ? inputs.train : [...inputs.train, ...(inputs.validation ?? [])];
+  const labels = regression ? ["LABEL_0"] : labelSet(labelRows, inputs.columns, options);
   const toTexts = (rows: typeof inputs.train) =>
     regression
       ? regressionTexts(rows, inputs.columns)

@@ -1,7 +1,9 @@
 /**
  * Decides a dataset file's format: an explicit choice wins, then the file name's extension (.csv, .tsv/.tab,
- * .jsonl/.ndjson), then a look at the first bytes (a `{` starts JSONL; a first line with more tabs than commas
- * is TSV; anything else is CSV). Also maps a format to the extension used in blob keys.
+ * .jsonl/.ndjson, .conll/.iob/.iob2/.bio, .json for SQuAD, .txt/.text), then a look at the first bytes (a
+ * whole-file JSON object starting with SQuAD's "data"/"version" key is SQuAD; another `{` starts JSONL; a first
+ * line with more tabs than commas is TSV; anything else is CSV). CoNLL and plain text are never guessed from
+ * content: name them by extension or the `format` field.
  */
 import type { DatasetFormat } from "../schemas/resources.ts";
 

@@ -28,6 +28,16 @@ export function multiLabelValues(value: string, delimiter = ","): string[] | nul
   return [...new Set(trimmed.split(delimiter).map((v) => v.trim()).filter((v) => v !== ""))];
 }
 
+/**
+ * A text-classification row's labels as the runner reads them: the multi-label list (null when it is not a
+ * list) or the one trimmed label (null when empty).
+ */
+export function classificationLabels(value: string, options: TaskOptions): string[] | null {
+  if (options.multi_label) return multiLabelValues(value, options.label_delimiter);
+  const label = value.trim();
+  return label === "" ? null : [label];
+}
+
 /** A finite regression target, or null. */
 export function regressionTarget(value: string): number | null {
   const trimmed = value.trim();
@@ -46,9 +56,8 @@ export function rowChecker(task: TaskName, columns: TaskColumns, options: TaskOp
       return (row) => {
         const label = value(row, "label");
         if (label.trim() === "") return `empty label in column '${columns.label}'`;
-        if (options.multi_label) {
-          const labels = multiLabelValues(label, options.label_delimiter);
-          if (labels === null) return `column '${columns.label}' is not a list of labels`;
+        if (classificationLabels(label, options) === null) {
+          return `column '${columns.label}' is not a list of labels`;
         }
         return null;
       };

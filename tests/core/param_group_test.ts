@@ -160,3 +160,33 @@ Deno.test("gradual unfreezing: head first, then one more group from the top per 
   ]);
   assert.throws(() => trainableLayerGroupsAt(0, { numLayers: 3, interval: 0 }), /interval/);
 });
+
+Deno.test("buildParamGroups: a layerOf function places generative names (decay, freezing, bounds)", () => {
+  // GPT-2-style names: the task's layerOf maps them (0 = embeddings, 1..L = blocks, L + 1 = final norm).
+  const names = [
+    "transformer.wte.weight",
+    "transformer.h.0.attn.c_attn.weight",
+    "transformer.h.1.mlp.c_fc.bias",
+    "transformer.ln_f.weight",
+  ];
+  const layerOf = (name: string) => {
+    const m = /^transformer\.h\.(\d+)\./.exec(name);
+    return m ? Number(m[1]) + 1 : name.startsWith("transformer.wte") ? 0 : 3;
+  };
+  const groups = buildParamGroups(names, { weightDecay: 0.01, numLayers: 2, layerLrDecay: 0.5, layerOf });
+  assert.deepEqual(names.map((n) => groups.get(n)?.layer), [0, 1, 2, 3]);
+  assert.deepEqual(names.map((n) => groups.get(n)?.lrScale), [0.25, 0.5, 1, 1]);
+  assert.equal(groups.get("transformer.h.1.mlp.c_fc.bias")!.weightDecay, 0);
+  const frozen = buildParamGroups(names, {
+    weightDecay: 0,
+    numLayers: 2,
+    freezeLayers: 1,
+    freezeEmbeddings: true,
+    layerOf,
+  });
+  assert.deepEqual([...frozen.keys()], ["transformer.h.1.mlp.c_fc.bias", "transformer.ln_f.weight"]);
+  assert.throws(
+    () => buildParamGroups(names, { weightDecay: 0, numLayers: 2, layerOf: () => 7 }),
+    /layer index 7, outside 0\.\.3/,
+  );
+});

@@ -195,6 +195,15 @@ Deno.test("causal-lm: GPT-2 from scratch on tinyshakespeare, then text generatio
       },
       is400(/single input/),
     );
+    // A prompt longer than the model's positions is a 400 answer, not an error inside a started stream.
+    await assert.rejects(
+      async () => {
+        for await (const _ of tenantA.streamGeneration(lm, { inputs: trainLines.slice(0, 40).join(" ") })) {
+          /* drain */
+        }
+      },
+      is400(/the model's maximum is 64/),
+    );
   } finally {
     await instance.stop();
   }

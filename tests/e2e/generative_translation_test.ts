@@ -111,6 +111,14 @@ Deno.test("translation: Marian from a TSV of pairs, T5 from aligned text files; 
       parameters: { max_new_tokens: 12 },
     });
     assert.deepEqual(single, greedy, "a string input answers like a one-element list");
+    // Several translations per input: one list per input (HF's shape), best beam first.
+    const alternatives = await tenantA.infer<{ translation_text: string }[][]>(translator, {
+      inputs: ["A man is walking.", "Two dogs play in the snow."],
+      parameters: { max_new_tokens: 12, num_beams: 3, num_return_sequences: 2 },
+    });
+    assert.equal(alternatives.length, 2);
+    assert.ok(alternatives.every((list) => Array.isArray(list) && list.length === 2));
+    assert.deepEqual(alternatives.map((list) => list[0]), beams);
 
     // (b) Two aligned text datasets → T5, with aligned validation datasets and a source prefix.
     const upload = (lines: string[], fileName: string) =>

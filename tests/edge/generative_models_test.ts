@@ -65,7 +65,10 @@ async function coreGreedy(files: Record<string, Uint8Array>, text: string, maxNe
   try {
     const ids = model.kind === "seq2seq" ? tokenizer.encode(text, { addEos: true }) : tokenizer.encode(text);
     const result = await generate(model, ids, { maxNewTokens });
-    return tokenizer.decode(result.sequences[0].tokens, { skipSpecialTokens: true });
+    const decode = (tokens: number[]) => tokenizer.decode(tokens, { skipSpecialTokens: true });
+    if (model.kind === "seq2seq") return decode(result.sequences[0].tokens);
+    // HF text-generation: the decoded prompt + generation, less the decoded prompt.
+    return decode([...ids, ...result.sequences[0].tokens]).slice(decode(ids).length);
   } finally {
     model.dispose();
   }

@@ -63,7 +63,22 @@ export type GenerationBody = z.infer<ReturnType<typeof generationRequest>>;
 
 const inputsOf = (body: GenerationBody) => Array.isArray(body.inputs) ? body.inputs : [body.inputs];
 
-function optionsOf(body: GenerationBody, stopStrings: string[], served: ServedGenerator) {
+/**
+ * The text of generated tokens as the HF pipelines give it: for a causal LM the decoded prompt + generation
+ * minus the decoded prompt (so a WordPiece continuation keeps the space before its first word), for an
+ * encoder-decoder the decoded generation.
+ */
+function continuationOf(served: ServedGenerator, promptIds: number[]): (generated: number[]) => string {
+  const decode = (ids: number[]) => served.tokenizer.decode(ids, { skipSpecialTokens: true });
+  if (served.model.kind === "seq2seq") return decode;
+  const prefix = decode(promptIds);
+  return (generated) => {
+    const full = decode([...promptIds, ...generated]);
+    return full.startsWith(prefix) ? full.slice(prefix.length) : decode(generated);
+  };
+}
+
+function optionsOf(body: GenerationBody, stopStrings: string[], textOf: (generated: number[]) => string) {
   const p = body.parameters ?? {};
   const options: GenerationOptions = {
     maxNewTokens: p.max_new_tokens ?? 50,
@@ -78,7 +93,7 @@ function optionsOf(body: GenerationBody, stopStrings: string[], served: ServedGe
     numReturnSequences: p.num_return_sequences ?? 1,
     useCache: p.use_cache ?? true,
     stop: stopStrings.length === 0 ? undefined : (generated: number[]) => {
-      const text = served.tokenizer.decode(generated, { skipSpecialTokens: true });
+      const text = textOf(generated);
       return stopStrings.some((s) => text.endsWith(s));
     },
   };
@@ -137,27 +152,29 @@ function serveGeneration(kind: "causal-lm" | "translation"): ServingTask<Generat
       c.header("x-edgetune-model", model.id);
       const stops = body.parameters?.stop ?? [];
       const fullText = kind === "causal-lm" && (body.parameters?.return_full_text ?? true);
-      if (body.stream) return streamOne(serving, model, body, stops, fullText, outputKey, release);
+      if (body.stream) return await streamOne(serving, model, body, stops, fullText, outputKey, release);
       try {
         const answers = await serving.cache.use(model, async (loaded) => {
           const served = generatorOf(loaded);
-          const options = optionsOf(body, stops, served);
           const out = [];
           for (const text of inputsOf(body)) {
-            const result = await generate(served.model, inputIds(served, text), options);
+            const ids = inputIds(served, text);
+            const textOf = continuationOf(served, ids);
+            const result = await generate(served.model, ids, optionsOf(body, stops, textOf));
             out.push(result.sequences.map((sequence) => {
-              const generated = cutAtStop(
-                served.tokenizer.decode(sequence.tokens, { skipSpecialTokens: true }),
-                stops,
-              );
+              const generated = cutAtStop(textOf(sequence.tokens), stops);
               return { [outputKey]: fullText ? text + generated : generated };
             }));
           }
           return out;
         });
         c.header("x-total-time", (performance.now() - ctx.started).toFixed(2));
-        if (kind === "translation") return c.json(answers.flat());
-        return c.json(Array.isArray(body.inputs) ? answers : answers[0]);
+        if (!Array.isArray(body.inputs)) return c.json(answers[0]);
+        // HF's translation pipeline answers one object per input when each input has one translation.
+        if (kind === "translation" && answers.every((a) => a.length === 1)) {
+          return c.json(answers.map((a) => a[0]));
+        }
+        return c.json(answers);
       } finally {
         release();
       }
@@ -165,7 +182,7 @@ function serveGeneration(kind: "causal-lm" | "translation"): ServingTask<Generat
   };
 }
 
-function streamOne(
+async function streamOne(
   serving: ServeContext<GenerationBody>["serving"],
   model: ModelRecord,
   body: GenerationBody,
@@ -173,20 +190,32 @@ function streamOne(
   fullText: boolean,
   outputKey: string,
   release: () => void,
-): Response {
+): Promise<Response> {
   const text = inputsOf(body)[0];
+  // A prompt the model cannot take is a 400 answer, not an error event inside a 200 stream.
+  let promptIds: number[];
+  try {
+    promptIds = await serving.cache.use(
+      model,
+      (loaded) => Promise.resolve(inputIds(generatorOf(loaded), text)),
+    );
+  } catch (error) {
+    release();
+    throw error;
+  }
   return sseResponse(async (send, signal) => {
     try {
       await serving.cache.use(model, async (loaded) => {
         const served = generatorOf(loaded);
-        const options = optionsOf(body, stops, served);
+        const textOf = continuationOf(served, promptIds);
+        const options = optionsOf(body, stops, textOf);
         const userStop = options.stop;
         options.stop = (generated) => signal.aborted || (userStop?.(generated) ?? false);
         const tokens: number[] = [];
         let sent = "";
-        const result = await generate(served.model, inputIds(served, text), options, (id) => {
+        const result = await generate(served.model, promptIds, options, (id) => {
           tokens.push(id);
-          const decoded = served.tokenizer.decode(tokens, { skipSpecialTokens: true });
+          const decoded = textOf(tokens);
           // Hold back text that ends inside a multi-byte character until it is complete.
           const piece = decoded.endsWith("\uFFFD") ? "" : decoded.slice(sent.length);
           if (!decoded.endsWith("\uFFFD")) sent = decoded;
@@ -194,10 +223,7 @@ function streamOne(
           send({ data: { token: { id, text: piece, special }, generated_text: null, details: null } });
         });
         const sequence = result.sequences[0];
-        const generated = cutAtStop(
-          served.tokenizer.decode(sequence.tokens, { skipSpecialTokens: true }),
-          stops,
-        );
+        const generated = cutAtStop(textOf(sequence.tokens), stops);
         send({
           event: "done",
           data: {
