@@ -327,7 +327,9 @@ export async function run(args: string[]): Promise<void> {
       `${mt.vocab} over both sides; ${mt.trainPairs} training pairs x ${mt.epochs} epoch(s) = ${mt.steps} ` +
       `steps (batch 32, lr 2e-3) in ${f(mt.trainSeconds, 1)} s; part wall time ${f(mt.seconds, 1)} s`,
   );
-  console.log(`| multi30k_val first ${mt.evalPairs} pairs, greedy | BLEU | chrF | eval_loss | perplexity | gen_len |`);
+  console.log(
+    `| multi30k_val first ${mt.evalPairs} pairs, greedy | BLEU | chrF | eval_loss | perplexity | gen_len |`,
+  );
   console.log("|---|---|---|---|---|---|");
   for (const [name, s] of [["untrained (random init)", mt.before], ["fine-tuned", mt.after]] as const) {
     console.log(
@@ -341,7 +343,9 @@ export async function run(args: string[]): Promise<void> {
     `(c) generate() greedy speed, 4 inputs x ${option(args, "new-tokens", 64)} new tokens (EOS off), ` +
       `${lm.speed.rounds} alternating rounds per path`,
   );
-  console.log("| model | tokens per run | useCache: true tok/s | useCache: false tok/s | ratio | identical |");
+  console.log(
+    "| model | tokens per run | useCache: true tok/s | useCache: false tok/s | ratio | identical |",
+  );
   console.log("|---|---|---|---|---|---|");
   console.log(speedRow("GPT-2 (prompt 16 tokens)", lm.speed));
   console.log(speedRow("Marian (val sources)", mt.speed));

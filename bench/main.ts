@@ -28,6 +28,11 @@ const benchmarks: Record<
     describe: "distributed platform: enqueue → running latency, S3 throughput, 1 vs 2 runner processes",
     load: () => import("./queue.ts"),
   },
+  generative: {
+    describe:
+      "generative: GPT-2 causal-lm perplexity and Marian en→de BLEU/chrF, untrained vs fine-tuned; generate() tok/s with vs without KV cache",
+    load: () => import("./generative.ts"),
+  },
 };
 
 const [first, ...rest] = Deno.args;

@@ -3,7 +3,7 @@
  * problem comes back at once with its line: an empty or non-numeric label, a multi-label list that is not a
  * list, empty source/target sentences, and — through the token-classification and QA row parsers
  * (shared/data/tasks/) — tag/token length mismatches, invalid tags and answers whose `answer_start` does not
- * point at their text.
+ * point at their text, and E-/S- (BIOES) tags under an explicit tag_scheme iob1 or iob2.
  */
 import type { TaskName } from "../schemas/resources.ts";
 import type { TaskOptions } from "../schemas/task_options.ts";
@@ -79,9 +79,15 @@ export function rowChecker(task: TaskName, columns: TaskColumns, options: TaskOp
       // An explicit scheme makes every tag an entity tag; auto also accepts plain (POS) tags.
       const plainTags = options.tag_scheme === undefined || options.tag_scheme === "auto";
       const names = { tokens: columns.tokens, tags: columns.tags };
+      // IOB1/IOB2 have no E-/S- tags: refuse them here as the runner would (prepareTokenData).
+      const noBioes = !plainTags && options.tag_scheme !== "bioes";
       return (row) => {
         const parsed = parseTokenRow(row, names, { plainTags });
-        return "problem" in parsed ? parsed.problem : null;
+        if ("problem" in parsed) return parsed.problem;
+        const bioes = noBioes ? parsed.tags.findIndex((t) => /^[ES]-/.test(t)) : -1;
+        return bioes === -1 ? null : `tag '${parsed.tags[bioes]}' at position ${bioes} is not a ${
+          options.tag_scheme
+        } tag (task_options.tag_scheme)`;
       };
     }
     case "question-answering": {

@@ -159,11 +159,30 @@ Deno.test("encoder-decoder: the source is encoded once, decoding starts from the
   assert.ok(model.states.every((s) => s.disposed), "every encoder state is disposed");
 });
 
-Deno.test("generation yields to the event loop between steps", async () => {
-  const model = fakeCausalModel(3, 1, () => [0.01, 0.5, 0.49]);
+Deno.test("generation yields to the event loop between slow steps, not after every fast one", async () => {
+  const busy = (ms: number) => {
+    const end = performance.now() + ms;
+    while (performance.now() < end) { /* a step that keeps the CPU */ }
+  };
+  const slow = fakeCausalModel(3, 1, () => (busy(10), [0.01, 0.5, 0.49]));
   let timerFired = false;
   setTimeout(() => (timerFired = true), 0);
   const firedAt: boolean[] = [];
-  await generate(model, [A], { maxNewTokens: 4 }, () => void firedAt.push(timerFired));
+  await generate(slow, [A], { maxNewTokens: 4 }, () => void firedAt.push(timerFired));
   assert.deepEqual(firedAt, [false, true, true, true]);
+
+  // Fast steps (well under the 8 ms yield interval) run back to back: a self-rearming timer gets at most the
+  // first turn (the last yield is long past) while 20 tokens are generated.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const fast = fakeCausalModel(3, 1, () => [0.01, 0.5, 0.49]);
+  let turns = 0;
+  let stop = false;
+  const tick = () => {
+    turns++;
+    if (!stop) setTimeout(tick, 0);
+  };
+  setTimeout(tick, 0);
+  await generate(fast, [A], { maxNewTokens: 20 });
+  stop = true;
+  assert.ok(turns <= 2, `the event loop turned ${turns} times during 20 fast steps`);
 });

@@ -6,7 +6,8 @@
  * search). Specs a client can get wrong are 400s at job creation.
  */
 import assert from "node:assert/strict";
-import { startEmbeddedInstance } from "../support/embedded_instance.ts";
+import { startEmbeddedInstance, TENANT_A_KEY } from "../support/embedded_instance.ts";
+import { parseTar } from "../../edge/models/tar.ts";
 import { type EdgetuneClient, EdgetuneError, type JobEvent } from "../../shared/client/mod.ts";
 
 const ENGLISH = new URL("../../../shared/data/multi30k_train10k.en", import.meta.url);
@@ -18,6 +19,16 @@ const textFile = (lines: string[]) => encode(lines.join("\n") + "\n");
 async function corpus(): Promise<{ en: string[]; de: string[] }> {
   const read = async (url: URL) => (await Deno.readTextFile(url)).split("\n").slice(0, PAIRS + 40);
   return { en: await read(ENGLISH), de: await read(GERMAN) };
+}
+
+/** The exported folder of a model (GET /v1/models/:id/export), file name → bytes. */
+async function exportedFiles(url: string, modelId: string): Promise<Record<string, Uint8Array>> {
+  const response = await fetch(`${url}/v1/models/${modelId}/export`, {
+    headers: { Authorization: `Bearer ${TENANT_A_KEY}` },
+  });
+  assert.equal(response.status, 200);
+  const files = parseTar(new Uint8Array(await response.arrayBuffer()));
+  return Object.fromEntries(files.map((f) => [f.name.slice(f.name.lastIndexOf("/") + 1), f.data]));
 }
 
 async function runToEnd(client: EdgetuneClient, jobId: string): Promise<JobEvent[]> {
@@ -154,38 +165,68 @@ Deno.test("translation: Marian from a TSV of pairs, T5 from aligned text files; 
         `t5 eval_loss ${t5Evals[0].eval_loss.toFixed(3)}, bleu ${t5Evals[0].bleu.toFixed(2)}, ` +
         `chrf ${t5Evals[0].chrf.toFixed(2)}`,
     );
+    // Predict encodes the source after the job's source_prefix: the same folder imported without the job's
+    // options translates "translate: " + source identically.
+    const t5Model = t5Done.fine_tuned_model!;
+    assert.equal((await tenantA.getModel(t5Model)).task_options.source_prefix, "translate: ");
+    const imported = await tenantA.importModel(await exportedFiles(instance.url, t5Model), "t5-imported");
+    const translate = (modelId: string, text: string) =>
+      tenantA.infer<{ translation_text: string }[]>(modelId, {
+        inputs: text,
+        parameters: { max_new_tokens: 10 },
+      });
+    assert.deepEqual(
+      await translate(t5Model, "A man is walking."),
+      await translate(imported.id, "translate: A man is walking."),
+    );
     const t5Beams = await tenantA.infer<{ translation_text: string }[]>(t5Done.fine_tuned_model!, {
       inputs: ["A man is walking."],
       parameters: { max_new_tokens: 8, num_beams: 3 },
     });
     assert.equal(t5Beams.length, 1);
     assert.equal(typeof t5Beams[0].translation_text, "string");
+  } finally {
+    await instance.stop();
+  }
+});
 
-    // Bad specs are 400s at job creation.
-    const shorter = await upload(de.slice(0, PAIRS - 1), "short.de.txt");
-    await assert.rejects(
-      () =>
-        tenantA.startJob({
-          task: "translation",
-          base_model: t5.id,
-          training_dataset: sources.id,
-          training_target_dataset: shorter.id,
-        }),
-      is400(/differ in length|rows/),
-    );
-    const withEmpty = de.slice(0, PAIRS);
+Deno.test("translation: specs a client can get wrong are 400s at job creation", async () => {
+  const instance = await startEmbeddedInstance();
+  try {
+    const { tenantA } = instance;
+    const { en, de } = await corpus();
+    const upload = (lines: string[], fileName: string) =>
+      tenantA.uploadDataset(textFile(lines), { fileName });
+    const sources = await upload(en.slice(0, 40), "train.en.txt");
+    const targets = await upload(de.slice(0, 40), "train.de.txt");
+    const tokenizer = { dataset: sources.id, column: "text", vocab_size: 100, lowercase: true };
+    const t5 = await tenantA.createModel({
+      name: "tiny-t5",
+      architecture: "t5",
+      config: { d_model: 16, d_kv: 8, d_ff: 32, num_layers: 1, num_heads: 2 },
+      tokenizer,
+    });
+    const aligned = (targetId: string) =>
+      tenantA.startJob({
+        task: "translation",
+        base_model: t5.id,
+        training_dataset: sources.id,
+        training_target_dataset: targetId,
+      });
+
+    const withEmpty = de.slice(0, 40);
     withEmpty[6] = "";
     const emptyTarget = await upload(withEmpty, "empty.de.txt");
+    await assert.rejects(() => aligned(emptyTarget.id), is400(/line 7: empty/));
+
+    const tsv = "source\ttarget\n" +
+      en.slice(0, 4).map((s, i) => `${s}\t${i === 2 ? " " : de[i]}`).join("\n");
+    const pairs = await tenantA.uploadDataset(encode(tsv + "\n"), { fileName: "pairs.tsv" });
     await assert.rejects(
-      () =>
-        tenantA.startJob({
-          task: "translation",
-          base_model: t5.id,
-          training_dataset: sources.id,
-          training_target_dataset: emptyTarget.id,
-        }),
-      is400(/line 7: empty/),
+      () => tenantA.startJob({ task: "translation", base_model: t5.id, training_dataset: pairs.id }),
+      is400(/line 4: empty target/),
     );
+
     const gpt2 = await tenantA.createModel({
       name: "gpt2",
       architecture: "gpt2",
@@ -205,6 +246,57 @@ Deno.test("translation: Marian from a TSV of pairs, T5 from aligned text files; 
           training_target_dataset: targets.id,
         }),
       is400(/translation only/),
+    );
+    await assert.rejects(
+      () =>
+        tenantA.startJob({
+          task: "translation",
+          base_model: t5.id,
+          training_dataset: sources.id,
+          training_target_dataset: targets.id,
+          validation_dataset: sources.id,
+        }),
+      is400(/validation_target_dataset/),
+    );
+  } finally {
+    await instance.stop();
+  }
+});
+
+Deno.test("translation: aligned datasets of different lengths are a 400 at job creation", async () => {
+  const instance = await startEmbeddedInstance();
+  try {
+    const { tenantA } = instance;
+    const { en, de } = await corpus();
+    const upload = (lines: string[], fileName: string) =>
+      tenantA.uploadDataset(textFile(lines), { fileName });
+    const sources = await upload(en.slice(0, 40), "train.en.txt");
+    const shorter = await upload(de.slice(0, 39), "short.de.txt");
+    const marian = await tenantA.createModel({
+      name: "tiny-marian",
+      architecture: "marian",
+      config: {
+        d_model: 16,
+        encoder_layers: 1,
+        decoder_layers: 1,
+        encoder_attention_heads: 2,
+        decoder_attention_heads: 2,
+        encoder_ffn_dim: 32,
+        decoder_ffn_dim: 32,
+      },
+      tokenizer: { dataset: sources.id, column: "text", vocab_size: 100, lowercase: true },
+    });
+    await assert.rejects(
+      () =>
+        tenantA.startJob({
+          task: "translation",
+          base_model: marian.id,
+          training_dataset: sources.id,
+          training_target_dataset: shorter.id,
+        }),
+      (e: unknown) =>
+        e instanceof EdgetuneError && e.status === 400 && /differ in length/.test(e.message) &&
+        e.message.includes("40") && e.message.includes("39"),
     );
   } finally {
     await instance.stop();

@@ -1,7 +1,8 @@
 /**
  * Serving for generative models, in the Hugging Face pipeline shapes: text-generation (causal-lm models:
  * `[{generated_text}]` per input, the prompt included unless `return_full_text` is false) and translation
- * (encoder-decoders: `[{translation_text}]`). Parameters follow transformers' generate(): max_new_tokens,
+ * (encoder-decoders: `[{translation_text}]`, one list per input when num_return_sequences > 1; the source is
+ * encoded after the `source_prefix` the model was fine-tuned with). Parameters follow transformers' generate(): max_new_tokens,
  * num_beams, length_penalty, early_stopping, do_sample, temperature, top_k, top_p, seed,
  * num_return_sequences, plus `stop` strings (generation ends when the text ends with one; it is cut off) and
  * `use_cache` (false recomputes the whole prefix per token: same tokens, slower). `stream: true` (one input)
@@ -124,10 +125,16 @@ function acquire(): () => void {
   };
 }
 
-/** Token ids of the model's input for one text (prompt for causal LMs, source + EOS for encoder-decoders). */
-function inputIds(served: ServedGenerator, text: string): number[] {
+/**
+ * Token ids of the model's input for one text (prompt for causal LMs; for encoder-decoders the source after
+ * the `source_prefix` the model was fine-tuned with, + EOS).
+ */
+function inputIds(served: ServedGenerator, model: ModelRecord, text: string): number[] {
+  const prefix = typeof model.task_options?.source_prefix === "string"
+    ? model.task_options.source_prefix
+    : "";
   const ids = served.model.kind === "seq2seq"
-    ? served.tokenizer.encode(text, { addEos: true })
+    ? served.tokenizer.encode(prefix + text, { addEos: true })
     : served.tokenizer.encode(text);
   if (ids.length === 0) throw new ApiError(400, "invalid_request", "an input encodes to no tokens");
   if (served.model.kind === "causal" && ids.length >= served.model.maxPositions) {
@@ -148,7 +155,13 @@ function serveGeneration(kind: "causal-lm" | "translation"): ServingTask<Generat
     async serve(ctx: ServeContext<GenerationBody>) {
       const { c, serving, model, body } = ctx;
       ctx.arrival?.release();
-      const release = acquire();
+      let release: () => void;
+      try {
+        release = acquire();
+      } catch (error) {
+        c.header("Retry-After", "1");
+        throw error;
+      }
       c.header("x-edgetune-model", model.id);
       const stops = body.parameters?.stop ?? [];
       const fullText = kind === "causal-lm" && (body.parameters?.return_full_text ?? true);
@@ -158,7 +171,7 @@ function serveGeneration(kind: "causal-lm" | "translation"): ServingTask<Generat
           const served = generatorOf(loaded);
           const out = [];
           for (const text of inputsOf(body)) {
-            const ids = inputIds(served, text);
+            const ids = inputIds(served, model, text);
             const textOf = continuationOf(served, ids);
             const result = await generate(served.model, ids, optionsOf(body, stops, textOf));
             out.push(result.sequences.map((sequence) => {
@@ -197,7 +210,7 @@ async function streamOne(
   try {
     promptIds = await serving.cache.use(
       model,
-      (loaded) => Promise.resolve(inputIds(generatorOf(loaded), text)),
+      (loaded) => Promise.resolve(inputIds(generatorOf(loaded), model, text)),
     );
   } catch (error) {
     release();
