@@ -1,7 +1,7 @@
 /**
  * The data of the task-breadth benchmark (bench/tasks.ts), read from ../shared/data and split once with a
  * fixed seed: SST-2 (train subset → full dev), SMS spam (headerless `label\ttext`, seeded held-out part), AG
- * News (seeded held-out part), STS-B (train → dev; plain tab split, no CSV quoting), CoNLL-2003 (eng.train.5k
+ * News (seeded held-out part), STS-B (seeded samples of train → dev; plain tab split, no CSV quoting), CoNLL-2003 (eng.train.5k
  * → a seeded subset of testa) and SQuAD v1.1 (articles 0–7 train, 8–9 held out). Each loader returns the
  * training part, the held-out part and the training texts that may join the pre-training corpus (never any
  * held-out text). Row caps keep the benchmark inside its time budget.
@@ -116,7 +116,8 @@ export async function agNews(seed: number, heldOut: number, trainRows: number): 
   );
 }
 
-export async function stsb(trainRows: number, testRows: number): Promise<Split<PairRows>> {
+/** STS-B: seeded samples of train and dev (both files are grouped by genre, so a prefix would be one genre). */
+export async function stsb(seed: number, trainRows: number, testRows: number): Promise<Split<PairRows>> {
   const read = async (name: string) => {
     const rows = await headedTsv(name, ["sentence1", "sentence2", "score"]);
     return {
@@ -127,14 +128,13 @@ export async function stsb(trainRows: number, testRows: number): Promise<Split<P
   };
   const train = await read("stsb_train.tsv");
   const test = await read("stsb_dev.tsv");
-  const cut = (p: PairRows, n: number) => ({
-    texts: p.texts.slice(0, n),
-    pairs: p.pairs.slice(0, n),
-    targets: p.targets.slice(0, n),
-  });
+  const sample = (p: PairRows, n: number) => {
+    const at = shuffledIndices(p.texts.length, seed).slice(0, n);
+    return { texts: pick(p.texts, at), pairs: pick(p.pairs, at), targets: pick(p.targets, at) };
+  };
   return {
-    train: cut(train, trainRows),
-    test: cut(test, testRows),
+    train: sample(train, trainRows),
+    test: sample(test, testRows),
     corpus: [...train.texts, ...train.pairs],
   };
 }

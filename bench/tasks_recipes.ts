@@ -3,8 +3,9 @@
  * (sequence classification / regression, token classification, extractive QA) that builds the task model —
  * from the pre-trained checkpoint's tensors (loadSequenceClassifier: encoder reused, head initialised) or from
  * random init with the same seed (initSequenceClassifier) — fine-tunes it with the core's entry point on the
- * training part, evaluates the held-out part as the trainer's validation set, and returns the core's metrics
- * (the last evaluation) with the wall time. Same recipe and seed for both starting points.
+ * training part (no validation set, so no per-epoch evaluation costs time), then scores the held-out part
+ * once with the same core task's evaluate() the trainer would call, and returns those metrics with the wall
+ * time of fine-tuning plus evaluation. Same recipe and seed for both starting points.
  */
 import type { CheckpointTensor } from "../shared/core/model/load.ts";
 import { initSequenceClassifier, loadSequenceClassifier } from "../shared/core/model/load.ts";
@@ -12,9 +13,19 @@ import type { HeadKind, SequenceClassifier } from "../shared/core/model/classifi
 import type { QaExample } from "../shared/core/tasks/squad.ts";
 import { detectScheme, labelsForScheme, parseTag } from "../shared/core/tasks/tagging.ts";
 import type { TextTokenizer } from "../shared/core/tokenizer/text_tokenizer.ts";
+import { WordTokenizer } from "../shared/core/tasks/token_features.ts";
 import { fineTuneSequenceClassifier, type ProblemType } from "../shared/core/train/fine_tune.ts";
-import { fineTuneQuestionAnswering } from "../shared/core/train/question_answering.ts";
-import { fineTuneTokenClassifier } from "../shared/core/train/token_classification.ts";
+import {
+  fineTuneQuestionAnswering,
+  qaTrainingExamples,
+  questionAnsweringTask,
+} from "../shared/core/train/question_answering.ts";
+import { sequenceTask, tokenizeTexts } from "../shared/core/train/sequence_tasks.ts";
+import {
+  fineTuneTokenClassifier,
+  tokenClassificationTask,
+  tokenExamples,
+} from "../shared/core/train/token_classification.ts";
 import { hyperparametersSchema } from "../shared/schemas/hyperparameters.ts";
 import type { LabelledRows, PairRows, TaggedRows } from "./tasks_data.ts";
 
@@ -60,6 +71,9 @@ function hyperparameters(recipe: Recipe, seed: number) {
 }
 
 const noStop = () => false;
+const EVAL = { batchSize: 64, labelSmoothing: 0 };
+const maxLengthOf = (model: SequenceClassifier, recipe: Recipe) =>
+  Math.min(recipe.maxSeqLength, model.maxSequenceLength);
 
 /** Single-label classification (optionally class-weighted); labels are the sorted training label names. */
 export async function classify(
@@ -77,22 +91,31 @@ export async function classify(
       model,
       tokenizer: start.tokenizer,
       train: { texts: data.train.texts, labels: toIds(data.train.labels) },
-      validation: { texts: data.test.texts, labels: toIds(data.test.labels) },
+      validation: null,
       hyperparameters: hyperparameters(recipe, start.seed),
       classWeights,
       onEvent: () => {},
       shouldStop: noStop,
     });
-    const report = result.report;
+    const task = sequenceTask(model, start.tokenizer, {
+      problemType: "single_label_classification",
+      dropout: {},
+      classWeights,
+    });
+    const gold = toIds(data.test.labels);
+    const rows = tokenizeTexts(
+      model,
+      start.tokenizer,
+      data.test.texts,
+      undefined,
+      maxLengthOf(model, recipe),
+    );
+    const metrics = await task.evaluate(rows.map((row, i) => ({ row, label: gold[i] })), EVAL);
+    const report = task.reports.at(-1)?.report;
     const classF1 = report && report.problemType === "single_label_classification"
       ? report.perClass.map((c) => c.f1)
       : undefined;
-    return {
-      metrics: result.metrics,
-      classF1,
-      seconds: (performance.now() - started) / 1000,
-      steps: result.steps,
-    };
+    return { metrics, classF1, seconds: (performance.now() - started) / 1000, steps: result.steps };
   } finally {
     model.dispose();
   }
@@ -112,12 +135,24 @@ export async function regress(
       tokenizer: start.tokenizer,
       problemType: "regression" satisfies ProblemType,
       train: data.train,
-      validation: data.test,
+      validation: null,
       hyperparameters: hyperparameters(recipe, start.seed),
       onEvent: () => {},
       shouldStop: noStop,
     });
-    return { metrics: result.metrics, seconds: (performance.now() - started) / 1000, steps: result.steps };
+    const task = sequenceTask(model, start.tokenizer, { problemType: "regression", dropout: {} });
+    const rows = tokenizeTexts(
+      model,
+      start.tokenizer,
+      data.test.texts,
+      data.test.pairs,
+      maxLengthOf(model, recipe),
+    );
+    const metrics = await task.evaluate(
+      rows.map((row, i) => ({ row, label: 0, target: data.test.targets[i] })),
+      EVAL,
+    );
+    return { metrics, seconds: (performance.now() - started) / 1000, steps: result.steps };
   } finally {
     model.dispose();
   }
@@ -144,6 +179,7 @@ export async function tag(
   data: { train: TaggedRows; test: TaggedRows },
 ): Promise<Outcome> {
   const labels = entityLabels([data.train, data.test]);
+  const scheme = detectScheme([...data.train.tags, ...data.test.tags]);
   const model = buildModel(start, labels.length, "token");
   const started = performance.now();
   try {
@@ -151,14 +187,18 @@ export async function tag(
       model,
       tokenizer: start.tokenizer,
       train: data.train,
-      validation: data.test,
+      validation: null,
       labels,
-      scheme: detectScheme([...data.train.tags, ...data.test.tags]),
+      scheme,
       hyperparameters: hyperparameters(recipe, start.seed),
       onEvent: () => {},
       shouldStop: noStop,
     });
-    return { metrics: result.metrics, seconds: (performance.now() - started) / 1000, steps: result.steps };
+    const task = tokenClassificationTask(model, start.tokenizer, {}, { labels, scheme });
+    const words = new WordTokenizer(start.tokenizer);
+    const held = tokenExamples(words, data.test, labels, scheme, maxLengthOf(model, recipe), "held-out set");
+    const metrics = await task.evaluate(held.examples, EVAL);
+    return { metrics, seconds: (performance.now() - started) / 1000, steps: result.steps };
   } finally {
     model.dispose();
   }
@@ -177,13 +217,16 @@ export async function answer(
       model,
       tokenizer: start.tokenizer,
       train: data.train,
-      validation: data.test,
+      validation: null,
       docStride: recipe.docStride,
       hyperparameters: hyperparameters(recipe, start.seed),
       onEvent: () => {},
       shouldStop: noStop,
     });
-    return { metrics: result.metrics, seconds: (performance.now() - started) / 1000, steps: result.steps };
+    const windows = { maxLength: maxLengthOf(model, recipe), docStride: recipe.docStride };
+    const task = questionAnsweringTask(model, start.tokenizer, {});
+    const metrics = await task.evaluate(qaTrainingExamples(start.tokenizer, data.test, windows), EVAL);
+    return { metrics, seconds: (performance.now() - started) / 1000, steps: result.steps };
   } finally {
     model.dispose();
   }

@@ -7,7 +7,12 @@
  */
 import { z } from "zod";
 import { exportGenerativeFolder } from "../../shared/core/checkpoint/generative_folder.ts";
+import { parseBartConfig } from "../../shared/core/model/bart_config.ts";
+import { bartParameterShapes } from "../../shared/core/model/bart_layers.ts";
 import { initGenerativeModel } from "../../shared/core/model/generative_load.ts";
+import { gpt2ParameterShapes } from "../../shared/core/model/gpt2.ts";
+import { parseGpt2Config } from "../../shared/core/model/gpt2_config.ts";
+import { parseT5Config, t5ParameterShapes } from "../../shared/core/model/t5_config.ts";
 import { GenerationTokenizer } from "../../shared/core/tokenizer/generation_tokenizer.ts";
 import type { TextTokenizer } from "../../shared/core/tokenizer/text_tokenizer.ts";
 import { invalidRequest } from "../../shared/schemas/errors.ts";
@@ -107,18 +112,35 @@ function configOf(spec: GenerativeModelSpec, tokenizer: GenerationTokenizer): Re
   }
 }
 
+/** Parameters of the config's model, counted from its weight shapes (nothing allocated). */
+function plannedParameters(
+  architecture: GenerativeModelSpec["architecture"],
+  config: Record<string, unknown>,
+) {
+  const shapes = architecture === "gpt2"
+    ? gpt2ParameterShapes(parseGpt2Config(config))
+    : architecture === "t5"
+    ? t5ParameterShapes(parseT5Config(config))
+    : bartParameterShapes(parseBartConfig(config));
+  let count = 0;
+  for (const shape of shapes.values()) count += shape.reduce((a, b) => a * b, 1);
+  return count;
+}
+
 export function buildRandomGenerative(spec: GenerativeModelSpec, textTokenizer: TextTokenizer) {
   const tokenizer = GenerationTokenizer.fromTokenizerJson(textTokenizer.toTokenizerJson(), {});
   const config = configOf(spec, tokenizer);
+  // Refused before any weight is allocated: an oversized init would exhaust the backend's memory.
+  const planned = plannedParameters(spec.architecture, config);
+  if (planned > MAX_PARAMETERS) {
+    throw invalidRequest(`the model would have ${planned} parameters; the limit is ${MAX_PARAMETERS}`, [{
+      path: "config",
+      message: "too many parameters",
+    }]);
+  }
   const model = initGenerativeModel(config, spec.seed);
   try {
     const parameters = model.parameterCount();
-    if (parameters > MAX_PARAMETERS) {
-      throw invalidRequest(`the model would have ${parameters} parameters; the limit is ${MAX_PARAMETERS}`, [{
-        path: "config",
-        message: "too many parameters",
-      }]);
-    }
     const files = exportGenerativeFolder(model, tokenizer);
     const task: TaskName = spec.architecture === "gpt2" ? "causal-lm" : "translation";
     return {

@@ -18,6 +18,14 @@ export const FOLDER_FILES: Record<string, number> = {
   "merges.txt": 16 * 1024 * 1024,
   "tokenizer_config.json": 1024 * 1024,
   "special_tokens_map.json": 1024 * 1024,
+  "generation_config.json": 1024 * 1024,
+  /** Written by edgetune's own exports of fine-tuned models; stored as is. */
+  "metrics.json": 1024 * 1024,
+  /** SentencePiece models that Hub folders carry beside tokenizer.json (stored; tokenizer.json is what loads). */
+  "spiece.model": 16 * 1024 * 1024,
+  "sentencepiece.bpe.model": 16 * 1024 * 1024,
+  "source.spm": 16 * 1024 * 1024,
+  "target.spm": 16 * 1024 * 1024,
 };
 
 const MAX_HEADER_CAPTURE = 16 * 1024 * 1024;

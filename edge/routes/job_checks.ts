@@ -126,9 +126,27 @@ export async function checkJobReferences(platform: Platform, tenant: string, spe
     ["training_target_dataset", spec.training_target_dataset],
     ["validation_target_dataset", spec.validation_target_dataset],
   ];
+  const records = new Map<string, DatasetRecord>();
+  for (const [field, id] of datasets) {
+    if (id !== undefined) {
+      records.set(field, (await getOwned<DatasetRecord>(meta, "datasets", tenant, id, field)).value);
+    }
+  }
+  // Aligned translation zips the two text datasets line by line: they must have as many rows.
+  for (const side of ["training", "validation"]) {
+    const [source, target] = [records.get(`${side}_dataset`), records.get(`${side}_target_dataset`)];
+    if (source && target && source.rows !== target.rows) {
+      throw new ApiError(
+        400,
+        "invalid_file",
+        `aligned datasets differ in length: '${source.id}' has ${source.rows} rows, '${target.id}' ${target.rows}`,
+        { source_rows: source.rows, target_rows: target.rows },
+      );
+    }
+  }
   for (const [field, id] of datasets) {
     if (id === undefined) continue;
-    const dataset = (await getOwned<DatasetRecord>(meta, "datasets", tenant, id, field)).value;
+    const dataset = records.get(field)!;
     validateColumnsForTask(dataset.columns, columns, id);
     const problems = await rowProblems(platform, dataset, checkFor(field));
     if (problems.length > 0) {

@@ -3,13 +3,16 @@
  * uploads arrive as {id, title, context, question, answers} rows, CSV/JSONL rows carry the same columns, the
  * answers as HF's `{"text": […], "answer_start": […]}` JSON), checks them (shared/data/tasks/
  * question_answering_rows.ts: a bad row is 400 invalid_file with its line), loads the base model with a span
- * head (qa_outputs), fine-tunes it on doc-stride windows (`task_options.doc_stride`, default 128, capped so a
- * window keeps room for context) and returns a *ForQuestionAnswering HF folder. Evaluation reports eval_loss,
+ * head (qa_outputs), fine-tunes it on doc-stride windows (`task_options.doc_stride`, default 128; a stride
+ * that leaves windows no room to advance becomes half the room, see workingDocStride) and returns a
+ * *ForQuestionAnswering HF folder. Evaluation reports eval_loss,
  * exact_match and f1 (SQuAD v1.1, 0–100) from the n-best search with `task_options.max_answer_length`
  * (default 30). The model keeps both options for serving. Checkpoints and resume come from the context.
  */
 import { exportHfFolder, loadSequenceClassifier, readSafetensors } from "../../shared/core/mod.ts";
 import { fineTuneQuestionAnswering } from "../../shared/core/train/question_answering.ts";
+import { windowBudget } from "../../shared/core/tasks/qa_features.ts";
+import type { TextTokenizer } from "../../shared/core/tokenizer/text_tokenizer.ts";
 import { qaExamplesFromRows } from "../../shared/data/tasks/question_answering_rows.ts";
 import { ApiError } from "../../shared/schemas/errors.ts";
 import { fileText, loadTokenizer } from "../job_inputs.ts";
@@ -42,7 +45,7 @@ export const questionAnswering: TaskRunner = {
     if (!weights) {
       throw new ApiError(400, "invalid_file", `base model '${job.base_model}' has no model.safetensors`);
     }
-    const docStride = job.task_options.doc_stride ?? DEFAULT_DOC_STRIDE;
+    const requestedStride = job.task_options.doc_stride ?? DEFAULT_DOC_STRIDE;
     const maxAnswerLength = job.task_options.max_answer_length ?? DEFAULT_MAX_ANSWER_LENGTH;
     const { model, initialized } = loadSequenceClassifier(
       fileText(inputs.baseModelFiles, "config.json"),
@@ -52,11 +55,20 @@ export const questionAnswering: TaskRunner = {
       "span",
     );
     try {
+      const maxLength = Math.min(hp.max_seq_length, model.maxSequenceLength);
+      const docStride = workingDocStride(
+        tokenizer,
+        [...train, ...(validation ?? [])].map((e) => e.question),
+        maxLength,
+        requestedStride,
+      );
       await ctx.log(
         `question answering on ${train.length} questions, evaluating on ${validation?.length ?? 0}; ` +
-          `max_seq_length ${
-            Math.min(hp.max_seq_length, model.maxSequenceLength)
-          }, doc_stride ${docStride}, ` +
+          `max_seq_length ${maxLength}, doc_stride ${requestedStride}${
+            docStride === requestedStride
+              ? ""
+              : ` (too wide for the longest questions at this max_seq_length; windows overlap by ${docStride})`
+          }, ` +
           `max_answer_length ${maxAnswerLength}; newly initialised: ${initialized.length} tensors`,
       );
       const loadBest =
@@ -78,7 +90,8 @@ export const questionAnswering: TaskRunner = {
         files: result.status === "completed" ? exportHfFolder(model, tokenizer, []) : {},
         task: "question-answering",
         labels: null,
-        taskOptions: { doc_stride: docStride, max_answer_length: maxAnswerLength },
+        // The stride as asked; serving applies the same fallback per question.
+        taskOptions: { doc_stride: requestedStride, max_answer_length: maxAnswerLength },
         parameters: model.parameterCount(),
         architecture: inputs.baseModel.architecture,
         baseModelName: inputs.baseModel.name,
@@ -91,3 +104,24 @@ export const questionAnswering: TaskRunner = {
     }
   },
 };
+
+/**
+ * The doc_stride that keeps windows moving. Windows overlap by doc_stride tokens and windowBudget caps it at
+ * a window's context room − 1, so a stride at least that room (the defaults 128/128 with a 20-token question)
+ * would advance windows one token at a time: ~100 windows for a 200-token context. A stride below the room
+ * the longest question leaves is kept; otherwise it becomes at most half the room of the median question,
+ * which is below every question's room (rooms are at least half a window), so no window crawls and a few
+ * long questions do not shrink everyone's overlap. Hugging Face's tokenizer refuses such strides instead.
+ */
+export function workingDocStride(
+  tokenizer: TextTokenizer,
+  questions: readonly string[],
+  maxLength: number,
+  requested: number,
+): number {
+  const lengths = questions.map((q) => tokenizer.tokenize(q.trimStart()).length).sort((a, b) => a - b);
+  const room = (questionTokens: number) =>
+    windowBudget(tokenizer, questionTokens, { maxLength, docStride: requested }).maxContextTokens;
+  if (requested < room(lengths.at(-1) ?? 0)) return requested;
+  return Math.max(1, Math.min(requested, Math.floor(room(lengths[lengths.length >> 1] ?? 0) / 2)));
+}

@@ -3,12 +3,13 @@
  * problem comes back at once with its line: an empty or non-numeric label, a multi-label list that is not a
  * list, empty source/target sentences, and — through the token-classification and QA row parsers
  * (shared/data/tasks/) — tag/token length mismatches, invalid tags and answers whose `answer_start` does not
- * point at their text, and E-/S- (BIOES) tags under an explicit tag_scheme iob1 or iob2.
+ * point at their text; E-/S- (BIOES) tags under an explicit tag_scheme iob1 or iob2, and non-entity tags in a
+ * row that also has "O" tags under tag_scheme auto.
  */
 import type { TaskName } from "../schemas/resources.ts";
 import type { TaskOptions } from "../schemas/task_options.ts";
 import type { TaskColumns } from "./task_columns.ts";
-import { parseTokenRow } from "./tasks/token_classification_rows.ts";
+import { invalidTagReason, parseTokenRow } from "./tasks/token_classification_rows.ts";
 import { parseQaRow } from "./tasks/question_answering_rows.ts";
 
 /** A row's labels for multi-label classification: a JSON array, else the delimited string (trimmed). */
@@ -79,15 +80,22 @@ export function rowChecker(task: TaskName, columns: TaskColumns, options: TaskOp
       // An explicit scheme makes every tag an entity tag; auto also accepts plain (POS) tags.
       const plainTags = options.tag_scheme === undefined || options.tag_scheme === "auto";
       const names = { tokens: columns.tokens, tags: columns.tags };
-      // IOB1/IOB2 have no E-/S- tags: refuse them here as the runner would (prepareTokenData).
+      // IOB1/IOB2 have no E-/S- tags; under auto, a row with an "O" makes the data entity-tagged, so its other
+      // tags must be entity tags. Both are refused here as the runner would (prepareTokenData).
       const noBioes = !plainTags && options.tag_scheme !== "bioes";
       return (row) => {
         const parsed = parseTokenRow(row, names, { plainTags });
         if ("problem" in parsed) return parsed.problem;
+        if (plainTags && parsed.tags.includes("O")) {
+          for (const [i, tag] of parsed.tags.entries()) {
+            const reason = invalidTagReason(tag, i);
+            if (reason) return `${reason} (the data has O tags, so it is entity-tagged)`;
+          }
+        }
         const bioes = noBioes ? parsed.tags.findIndex((t) => /^[ES]-/.test(t)) : -1;
-        return bioes === -1 ? null : `tag '${parsed.tags[bioes]}' at position ${bioes} is not a ${
-          options.tag_scheme
-        } tag (task_options.tag_scheme)`;
+        if (bioes === -1) return null;
+        return `tag '${parsed.tags[bioes]}' at position ${bioes} is not a ${options.tag_scheme} tag ` +
+          `(task_options.tag_scheme)`;
       };
     }
     case "question-answering": {

@@ -1,13 +1,17 @@
 /**
- * Translation end to end over real HTTP on the embedded platform, on Multi30k English→German: pairs uploaded
- * (a) as one TSV with source/target columns for a random Marian and (b) as two aligned plain-text datasets for
- * a random T5 (both with a WordPiece learned from both languages' lines), a translation job each whose
- * evaluations carry eval_loss, BLEU and chrF, then predict in the translation pipeline shape (greedy and beam
- * search). Specs a client can get wrong are 400s at job creation.
+ * Translation end to end over real HTTP on the embedded platform, on Multi30k English→German: pairs
+ * uploaded (a) as one TSV with source/target columns for a random Marian and (b) as two aligned plain-text
+ * datasets for a random T5 (both with a WordPiece learned from both languages' lines), a translation job
+ * each whose evaluations carry eval_loss, BLEU and chrF, then predict in the translation pipeline shape
+ * (greedy, beam search, several sequences, the job's source_prefix applied). Specs a client can get wrong
+ * are 400s at job creation; a model whose translations come out empty still trains and scores.
  */
 import assert from "node:assert/strict";
 import { startEmbeddedInstance, TENANT_A_KEY } from "../support/embedded_instance.ts";
 import { parseTar } from "../../edge/models/tar.ts";
+import { FOLDER_FILES } from "../../edge/models/upload.ts";
+import { readSafetensors, writeSafetensors } from "../../shared/core/checkpoint/safetensors.ts";
+import { TextTokenizer } from "../../shared/core/tokenizer/text_tokenizer.ts";
 import { type EdgetuneClient, EdgetuneError, type JobEvent } from "../../shared/client/mod.ts";
 
 const ENGLISH = new URL("../../../shared/data/multi30k_train10k.en", import.meta.url);
@@ -169,16 +173,19 @@ Deno.test("translation: Marian from a TSV of pairs, T5 from aligned text files; 
     // options translates "translate: " + source identically.
     const t5Model = t5Done.fine_tuned_model!;
     assert.equal((await tenantA.getModel(t5Model)).task_options.source_prefix, "translate: ");
-    const imported = await tenantA.importModel(await exportedFiles(instance.url, t5Model), "t5-imported");
+    // Only the files an import accepts (the export also holds metrics.json and generation_config.json).
+    const exported = Object.entries(await exportedFiles(instance.url, t5Model));
+    const folder = Object.fromEntries(exported.filter(([name]) => name in FOLDER_FILES));
+    const imported = await tenantA.importModel(folder, "t5-imported");
+    // Seeded sampling at a high temperature: sensitive to any change of the encoder input.
     const translate = (modelId: string, text: string) =>
       tenantA.infer<{ translation_text: string }[]>(modelId, {
         inputs: text,
-        parameters: { max_new_tokens: 10 },
+        parameters: { max_new_tokens: 10, do_sample: true, seed: 7, temperature: 3 },
       });
-    assert.deepEqual(
-      await translate(t5Model, "A man is walking."),
-      await translate(imported.id, "translate: A man is walking."),
-    );
+    const prefixed = await translate(imported.id, "translate: A man is walking.");
+    assert.notDeepEqual(await translate(imported.id, "A man is walking."), prefixed, "the prefix matters");
+    assert.deepEqual(await translate(t5Model, "A man is walking."), prefixed);
     const t5Beams = await tenantA.infer<{ translation_text: string }[]>(t5Done.fine_tuned_model!, {
       inputs: ["A man is walking."],
       parameters: { max_new_tokens: 8, num_beams: 3 },
@@ -298,6 +305,54 @@ Deno.test("translation: aligned datasets of different lengths are a 400 at job c
         e instanceof EdgetuneError && e.status === 400 && /differ in length/.test(e.message) &&
         e.message.includes("40") && e.message.includes("39"),
     );
+  } finally {
+    await instance.stop();
+  }
+});
+
+Deno.test("translation: held-out translations that are empty (EOS first) score 0, the job succeeds", async () => {
+  const instance = await startEmbeddedInstance();
+  try {
+    const { tenantA } = instance;
+    const { en, de } = await corpus();
+    // The golden Marian with a fixed final_logits_bias that makes EOS win every step, before and after training.
+    const golden = new URL("../fixtures/golden/marian_tiny/", import.meta.url);
+    const configText = await Deno.readTextFile(new URL("config.json", golden));
+    const tensors = readSafetensors(await Deno.readFile(new URL("model.safetensors", golden)));
+    const eos = JSON.parse(configText).eos_token_id as number;
+    const vocab = JSON.parse(configText).vocab_size as number;
+    tensors.set("final_logits_bias", { dtype: "F32", shape: [1, vocab], data: new Float32Array(vocab) });
+    tensors.get("final_logits_bias")!.data[eos] = 1000;
+    const tokenizer = TextTokenizer.trainWordPiece([...en.slice(0, 20), ...de.slice(0, 20)], {
+      vocabSize: 90,
+      lowercase: true,
+      minFrequency: 1,
+    });
+    const model = await tenantA.importModel({
+      "config.json": encode(configText),
+      "model.safetensors": writeSafetensors(tensors),
+      "tokenizer.json": encode(tokenizer.toTokenizerJson()),
+    }, "eos-marian");
+    assert.equal(model.task, "translation");
+    assert.deepEqual(
+      await tenantA.infer(model.id, { inputs: ["A man is walking."], parameters: { max_new_tokens: 5 } }),
+      [{ translation_text: "" }],
+    );
+    const tsv = "source\ttarget\n" + en.slice(0, 20).map((s, i) => `${s}\t${de[i]}`).join("\n") + "\n";
+    const pairs = await tenantA.uploadDataset(encode(tsv), { fileName: "pairs.tsv" });
+    const job = await tenantA.startJob({
+      task: "translation",
+      base_model: model.id,
+      training_dataset: pairs.id,
+      validation_split: 0.2,
+      task_options: { eval_generation_rows: 2, max_target_length: 8 },
+      hyperparameters: { learning_rate: 1e-4, epochs: 1, batch_size: 8, max_seq_length: 32 },
+    });
+    await runToEnd(tenantA, job.id);
+    const done = await tenantA.getJob(job.id);
+    assert.equal(done.status, "succeeded", JSON.stringify(done.error));
+    assert.equal(done.metrics.bleu, 0);
+    assert.equal(done.metrics.gen_len, 0);
   } finally {
     await instance.stop();
   }

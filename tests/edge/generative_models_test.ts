@@ -1,9 +1,11 @@
 /**
- * Generative Hugging Face folders over HTTP: the golden GPT-2, T5 (ReLU, gated), Marian and mBART checkpoints (config.json +
- * model.safetensors, with a WordPiece tokenizer.json built here that fits their 100-token vocabulary) are
- * imported as multipart folders → records with task causal-lm / translation whose greedy generations at
- * predict equal the core's on the same weights; GET /export → re-import gives identical generations; folders
- * with missing weights or a tokenizer larger than the vocabulary are 400s that store nothing.
+ * Generative Hugging Face folders over HTTP: the golden GPT-2, T5 (ReLU, gated), Marian and mBART
+ * checkpoints (config.json + model.safetensors, with a WordPiece tokenizer.json built here that fits their
+ * 100-token vocabulary) import as multipart folders → records with task causal-lm / translation whose greedy
+ * generations at predict equal the core's (HF pipeline text) on the same weights; GET /export → re-import
+ * generates the same, also for a random-init model's folder. An EOS-first generation answers empty text;
+ * folders with missing weights or a tokenizer larger than the vocabulary, and random-init specs over the
+ * parameter limit, are 400s that store nothing.
  */
 import assert from "node:assert/strict";
 import { parseTar } from "../../edge/models/tar.ts";
@@ -127,6 +129,95 @@ for (const [golden, task] of GOLDENS) {
     }
   });
 }
+
+Deno.test("a random-init generative model's export re-imports as it is (generation_config.json included)", async () => {
+  const h = await harness();
+  try {
+    const dataset = await h.call("POST", "/v1/datasets", {
+      form: (() => {
+        const form = new FormData();
+        form.append("file", new Blob([TEXTS.join("\n") + "\n"]), "texts.txt");
+        return form;
+      })(),
+    });
+    assert.equal(dataset.status, 201);
+    const res = await h.call("POST", "/v1/models", {
+      json: {
+        name: "random-gpt2",
+        architecture: "gpt2",
+        config: { n_embd: 16, n_layer: 1, n_head: 2, n_positions: 32 },
+        tokenizer: { dataset: (await dataset.json()).id, vocab_size: 60 },
+      },
+    });
+    const model = await res.json();
+    assert.equal(res.status, 201, JSON.stringify(model));
+    assert.ok(model.files.some((f: { name: string }) => f.name === "generation_config.json"));
+    const again = await exportAndReimport(h, model.id, "random-gpt2-again");
+    assert.equal(again.task, "causal-lm");
+    assert.equal(await greedyAtPredict(h, again.id, 6), await greedyAtPredict(h, model.id, 6));
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("a generation that ends at once (EOS first) answers empty text, streamed or not", async () => {
+  const h = await harness();
+  try {
+    // The golden GPT-2 with a constant final hidden state pointing at the EOS embedding: EOS always wins.
+    const files = await goldenFolder("gpt2_tiny");
+    const tensors = readSafetensors(files["model.safetensors"]);
+    const eos = JSON.parse(new TextDecoder().decode(files["config.json"])).eos_token_id as number;
+    const width = tensors.get("transformer.ln_f.weight")!.data.length;
+    tensors.get("transformer.ln_f.weight")!.data.fill(0);
+    tensors.get("transformer.ln_f.bias")!.data.fill(1);
+    tensors.get("transformer.wte.weight")!.data.fill(5, eos * width, (eos + 1) * width);
+    const model = await importFolder(h, { ...files, "model.safetensors": writeSafetensors(tensors) }, "eos");
+    const res = await h.call("POST", `/v1/models/${model.id}/predict`, {
+      json: { inputs: PROMPT, parameters: { max_new_tokens: 5 } },
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), [{ generated_text: PROMPT }]);
+    const stream = await h.call("POST", `/v1/models/${model.id}/predict`, {
+      json: { inputs: PROMPT, stream: true, parameters: { max_new_tokens: 5, return_full_text: false } },
+    });
+    assert.equal(stream.status, 200);
+    const body = await stream.text();
+    const done = body.split("\n\n").find((block) => block.startsWith("event: done"));
+    assert.ok(done, body);
+    const data = JSON.parse(done.slice(done.indexOf("data: ") + 6));
+    assert.equal(data.generated_text, "");
+    assert.equal(data.details.finish_reason, "eos");
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("a random-init spec over the parameter limit is a 400 before any weight is allocated", async () => {
+  const h = await harness();
+  try {
+    const form = new FormData();
+    form.append("file", new Blob([TEXTS.join("\n") + "\n"]), "texts.txt");
+    const dataset = await (await h.call("POST", "/v1/datasets", { form })).json();
+    const spec = (n_embd: number, n_layer: number) => ({
+      json: {
+        name: "gpt2",
+        architecture: "gpt2",
+        config: { n_embd, n_layer, n_head: 16, n_positions: 64 },
+        tokenizer: { dataset: dataset.id, vocab_size: 60 },
+      },
+    });
+    const error = await errorOf(await h.call("POST", "/v1/models", spec(2048, 48)));
+    assert.equal(error.status, 400);
+    assert.match(error.message, /the model would have \d+ parameters; the limit is 100000000/);
+    // The backend is unharmed: a small model is created (and serves) right after.
+    const res = await h.call("POST", "/v1/models", spec(32, 1));
+    const small = await res.json();
+    assert.equal(res.status, 201, JSON.stringify(small));
+    assert.equal(typeof (await greedyAtPredict(h, small.id, 3)), "string");
+  } finally {
+    await h.close();
+  }
+});
 
 async function assertRefused(h: Harness, files: Record<string, Uint8Array>, pattern: RegExp) {
   const error = await errorOf(await h.call("POST", "/v1/models", { form: folderForm(files, "bad") }));

@@ -7,6 +7,7 @@
  * text-regression answers `{score}` per input (the raw regression output).
  */
 import { z } from "zod";
+import { usesTokenTypes } from "../../../shared/core/infer.ts";
 import { encoderOf } from "../model_cache.ts";
 import { OverloadedError, softmaxRow } from "../batcher.ts";
 import { MAX_PREDICT_INPUTS, type ServeContext, type ServingTask, setTimingHeaders } from "./types.ts";
@@ -57,14 +58,17 @@ async function runSequences(ctx: ServeContext<SequenceBody>): Promise<Float32Arr
     const measured = await serving.batcher.run(model, (served) => {
       const { tokenizer, model: encoder } = encoderOf(served);
       const limit = Math.min(maxLength, encoder.maxSequenceLength);
+      // As in training (shared/core/infer.ts): a model without segment embeddings gets type ids 0.
+      const keepTypes = usesTokenTypes(encoder);
       const rows = inputsOf(body).map((input) => {
         const text = typeof input === "string" ? input : input.text;
         const pair = typeof input === "string" || input.text_pair === undefined ? null : input.text_pair;
-        return tokenizer.buildInput(
+        const row = tokenizer.buildInput(
           tokenizer.tokenize(text),
           pair === null ? null : tokenizer.tokenize(pair),
           limit,
         );
+        return keepTypes ? row : { ids: row.ids, typeIds: row.typeIds.map(() => 0) };
       });
       return { rows, finish: (outputs) => outputs };
     }, ctx.arrival);

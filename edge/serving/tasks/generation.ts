@@ -2,10 +2,11 @@
  * Serving for generative models, in the Hugging Face pipeline shapes: text-generation (causal-lm models:
  * `[{generated_text}]` per input, the prompt included unless `return_full_text` is false) and translation
  * (encoder-decoders: `[{translation_text}]`, one list per input when num_return_sequences > 1; the source is
- * encoded after the `source_prefix` the model was fine-tuned with). Parameters follow transformers' generate(): max_new_tokens,
- * num_beams, length_penalty, early_stopping, do_sample, temperature, top_k, top_p, seed,
- * num_return_sequences, plus `stop` strings (generation ends when the text ends with one; it is cut off) and
- * `use_cache` (false recomputes the whole prefix per token: same tokens, slower). `stream: true` (one input)
+ * encoded after the `source_prefix` the model was fine-tuned with). Parameters follow transformers'
+ * generate(): max_new_tokens, num_beams, length_penalty, early_stopping, do_sample, temperature, top_k, top_p,
+ * seed, num_return_sequences, plus `stop` strings (generation ends when the text ends with one; it is cut
+ * off) and `use_cache` (false recomputes the whole prefix per token: same tokens, slower). `stream: true` (one
+ * input)
  * answers server-sent events in TGI's generate_stream shape: one `{token:{id,text,special}, generated_text:
  * null}` per token, then a last event with `generated_text` and `details`. At most MAX_ACTIVE generations run
  * at once per edge (they interleave token by token); more answer 429 with Retry-After.
@@ -70,7 +71,9 @@ const inputsOf = (body: GenerationBody) => Array.isArray(body.inputs) ? body.inp
  * encoder-decoder the decoded generation.
  */
 function continuationOf(served: ServedGenerator, promptIds: number[]): (generated: number[]) => string {
-  const decode = (ids: number[]) => served.tokenizer.decode(ids, { skipSpecialTokens: true });
+  // An empty generation (EOS first) is "": the HF tokenizer's decode refuses an empty id list.
+  const decode = (ids: number[]) =>
+    ids.length === 0 ? "" : served.tokenizer.decode(ids, { skipSpecialTokens: true });
   if (served.model.kind === "seq2seq") return decode;
   const prefix = decode(promptIds);
   return (generated) => {

@@ -1,13 +1,16 @@
 /**
  * Serving for extractive question answering, in the Hugging Face question-answering pipeline's shape:
  * `inputs` `{question, context}` or a list of them; parameters top_k (default 1), max_answer_len (default
- * 15), doc_stride (default: the model's training doc_stride, else 128), max_seq_len (default 384, capped by the model), handle_impossible_answer.
+ * 15), doc_stride (default: the model's training doc_stride, else 128; one that leaves windows no room to
+ * advance becomes half the room), max_seq_len (default 384, capped by the model), handle_impossible_answer.
  * Long contexts are split into overlapping windows that are batched like any rows; each input answers
  * `{answer, score, start, end}` (top_k 1) or a list of them, with character offsets (UTF-16 indices) into its
  * context.
  */
 import { z } from "zod";
 import { qaAnswers, qaInputs } from "../../../shared/core/tasks/qa_predict.ts";
+import { windowBudget } from "../../../shared/core/tasks/qa_features.ts";
+import type { TextTokenizer } from "../../../shared/core/tokenizer/text_tokenizer.ts";
 import { OverloadedError } from "../batcher.ts";
 import { encoderOf } from "../model_cache.ts";
 import { MAX_PREDICT_INPUTS, type ServingTask, setTimingHeaders } from "./types.ts";
@@ -28,6 +31,19 @@ function qaRequest(maxFieldChars: number) {
   }).strict();
 }
 type QaBody = z.infer<ReturnType<typeof qaRequest>>;
+
+/**
+ * The stride for one question: windows overlap by doc_stride tokens, which the core caps at the context room
+ * − 1, so a stride at least the room (128 at max_seq_len 128, or any huge one) would advance windows a token
+ * at a time — thousands of windows for a long context. Such a stride becomes half the room (the runner's
+ * workingDocStride does the same at training); one that fits is kept.
+ */
+function movingStride(tokenizer: TextTokenizer, question: string, maxLength: number, stride: number): number {
+  if (question.trim() === "") return stride; // qaInputs refuses it
+  const questionTokens = tokenizer.tokenize(question.trimStart()).length;
+  const { maxContextTokens } = windowBudget(tokenizer, questionTokens, { maxLength, docStride: stride });
+  return stride < maxContextTokens ? stride : Math.max(1, Math.floor(maxContextTokens / 2));
+}
 const pairsOf = (body: QaBody) => Array.isArray(body.inputs) ? body.inputs : [body.inputs];
 
 export const questionAnsweringServing: ServingTask<QaBody> = {
@@ -42,10 +58,11 @@ export const questionAnsweringServing: ServingTask<QaBody> = {
       const measured = await serving.batcher.run(model, (served) => {
         const encoder = encoderOf(served);
         const maxLength = Math.min(p.max_seq_len ?? 384, encoder.model.maxSequenceLength);
+        const stride = p.doc_stride ?? (model.task_options?.doc_stride as number | undefined) ?? 128;
         const windows = pairs.map(({ question, context }) =>
           qaInputs(encoder.tokenizer, question, context, {
             maxLength,
-            docStride: p.doc_stride ?? (model.task_options?.doc_stride as number | undefined),
+            docStride: movingStride(encoder.tokenizer, question, maxLength, stride),
           })
         );
         return {

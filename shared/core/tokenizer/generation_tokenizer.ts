@@ -132,6 +132,7 @@ export class GenerationTokenizer {
 
   /** The text of token ids (see GenerationDecodeOptions). */
   decode(ids: number[], opts: GenerationDecodeOptions = {}): string {
+    if (ids.length === 0) return ""; // the HF tokenizer refuses an empty list (an EOS-first generation)
     return this.tokenizer.decode(ids, {
       skip_special_tokens: opts.skipSpecialTokens === true,
       clean_up_tokenization_spaces: opts.cleanUpTokenizationSpaces === true,
