@@ -35,6 +35,10 @@ function generativeFolder(upload: ModelUpload, type: GenerativeModelType): Valid
     rawConfig,
     task,
     labels: null,
+    // transformers keeps a T5-style source prefix in config.json; serving puts it before every source.
+    taskOptions: typeof rawConfig.prefix === "string" && task === "translation"
+      ? { source_prefix: rawConfig.prefix }
+      : {},
     parameters,
     extraFiles: {},
   };

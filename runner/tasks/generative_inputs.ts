@@ -46,7 +46,15 @@ export function generativeOutput(
 ): TaskOutput {
   return {
     status: result.status,
-    files: result.status === "completed" ? exportGenerativeFolder(loaded.model, loaded.tokenizer) : {},
+    // transformers' T5 convention: the source prefix travels in config.json (`prefix`), so an exported and
+    // re-imported model is served with it.
+    files: result.status === "completed"
+      ? exportGenerativeFolder(
+        loaded.model,
+        loaded.tokenizer,
+        typeof taskOptions.source_prefix === "string" ? { prefix: taskOptions.source_prefix } : {},
+      )
+      : {},
     task,
     labels: null,
     taskOptions,

@@ -169,23 +169,34 @@ Deno.test("translation: Marian from a TSV of pairs, T5 from aligned text files; 
         `t5 eval_loss ${t5Evals[0].eval_loss.toFixed(3)}, bleu ${t5Evals[0].bleu.toFixed(2)}, ` +
         `chrf ${t5Evals[0].chrf.toFixed(2)}`,
     );
-    // Predict encodes the source after the job's source_prefix: the same folder imported without the job's
-    // options translates "translate: " + source identically.
+    // Predict encodes the source after the job's source_prefix, which the export carries in config.json
+    // (transformers' `prefix`): the re-imported folder is served with it and translates as the fine-tuned model.
     const t5Model = t5Done.fine_tuned_model!;
     assert.equal((await tenantA.getModel(t5Model)).task_options.source_prefix, "translate: ");
-    // Only the files an import accepts (the export also holds metrics.json and generation_config.json).
+    // Only the files an import accepts.
     const exported = Object.entries(await exportedFiles(instance.url, t5Model));
     const folder = Object.fromEntries(exported.filter(([name]) => name in FOLDER_FILES));
     const imported = await tenantA.importModel(folder, "t5-imported");
+    assert.equal(imported.task_options.source_prefix, "translate: ");
+    // The same folder without `prefix` in its config needs the prefix in the input to translate the same.
+    const config = JSON.parse(new TextDecoder().decode(folder["config.json"]));
+    assert.equal(config.prefix, "translate: ");
+    delete config.prefix;
+    const bare = await tenantA.importModel(
+      { ...folder, "config.json": new TextEncoder().encode(JSON.stringify(config)) },
+      "t5-bare",
+    );
+    assert.deepEqual(bare.task_options, {});
     // Seeded sampling at a high temperature: sensitive to any change of the encoder input.
     const translate = (modelId: string, text: string) =>
       tenantA.infer<{ translation_text: string }[]>(modelId, {
         inputs: text,
         parameters: { max_new_tokens: 10, do_sample: true, seed: 7, temperature: 3 },
       });
-    const prefixed = await translate(imported.id, "translate: A man is walking.");
-    assert.notDeepEqual(await translate(imported.id, "A man is walking."), prefixed, "the prefix matters");
+    const prefixed = await translate(bare.id, "translate: A man is walking.");
+    assert.notDeepEqual(await translate(bare.id, "A man is walking."), prefixed, "the prefix matters");
     assert.deepEqual(await translate(t5Model, "A man is walking."), prefixed);
+    assert.deepEqual(await translate(imported.id, "A man is walking."), prefixed);
     const t5Beams = await tenantA.infer<{ translation_text: string }[]>(t5Done.fine_tuned_model!, {
       inputs: ["A man is walking."],
       parameters: { max_new_tokens: 8, num_beams: 3 },
