@@ -7,6 +7,7 @@ import type { z } from "zod";
 import type {
   CreateJobRequest,
   createJobRequest,
+  DatasetFormat,
   DatasetRecord,
   JobRecord,
   ModelRecord,
@@ -52,12 +53,13 @@ export class EdgetuneClient {
 
   async uploadDataset(
     file: Uint8Array | Blob,
-    options: { fileName: string; name?: string; format?: "csv" | "tsv" | "jsonl" },
+    options: { fileName: string; name?: string; format?: DatasetFormat },
   ): Promise<DatasetRecord> {
     const form = new FormData();
-    form.append("file", file instanceof Blob ? file : new Blob([file as BlobPart]), options.fileName);
+    // The edge reads fields in order: name and format must come before the file.
     if (options.name) form.append("name", options.name);
     if (options.format) form.append("format", options.format);
+    form.append("file", file instanceof Blob ? file : new Blob([file as BlobPart]), options.fileName);
     return await this.request("POST", "/v1/datasets", form);
   }
 

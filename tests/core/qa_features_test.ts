@@ -123,12 +123,14 @@ Deno.test("accents and punctuation: offsets are exact characters of the original
   ]);
 });
 
-Deno.test("stride is capped to fit, long questions are cut, tiny max lengths are refused", () => {
+Deno.test("a stride that does not fit becomes half the room, long questions are cut, tiny lengths refused", () => {
   assert.deepEqual(windowBudget(bert, 5, { maxLength: 20, docStride: 128 }), {
     questionTokens: 5,
     maxContextTokens: 12,
-    docStride: 11,
+    docStride: 6,
   });
+  assert.equal(windowBudget(bert, 5, { maxLength: 20, docStride: 11 }).docStride, 11);
+  assert.equal(windowBudget(bert, 5, { maxLength: 20, docStride: 12 }).docStride, 6);
   assert.deepEqual(windowBudget(bert, 50, { maxLength: 20, docStride: 4 }).questionTokens, 8);
   const long = "why ".repeat(40) + "?";
   const windows = encodeQaWindows(bert, long, examples[0].context, { maxLength: 32, docStride: 128 });

@@ -188,7 +188,11 @@ export function windowBudget(
   }
   const question = Math.min(questionTokens, Math.floor(budget / 2));
   const maxContextTokens = budget - question;
-  const docStride = Math.max(0, Math.min(options.docStride, maxContextTokens - 1));
+  // A stride that does not fit the context room (e.g. the default 128 with short windows) would move the window
+  // one token at a time; half the room keeps the overlap meaningful and the window count linear.
+  const docStride = options.docStride < maxContextTokens
+    ? Math.max(0, options.docStride)
+    : Math.max(0, Math.floor(maxContextTokens / 2));
   return { questionTokens: question, maxContextTokens, docStride };
 }
 
