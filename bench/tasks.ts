@@ -83,6 +83,7 @@ export async function run(args: string[]): Promise<void> {
   const pretrainEpochs = option(args, "pretrain-epochs", quick ? 1 : 2);
   const pretrainBlocks = option(args, "pretrain-blocks", quick ? 300 : 8000);
   const epochs = option(args, "epochs", quick ? 1 : 2);
+  const learningRate = option(args, "lr", 5e-4);
   const layers = option(args, "layers", 2);
   const hidden = option(args, "hidden", 128);
   const block = 64;
@@ -163,7 +164,7 @@ export async function run(args: string[]): Promise<void> {
   times.push(["masked-LM pre-training", pretrainSeconds]);
   progress(`pre-training done in ${pretrainSeconds.toFixed(0)} s: ${JSON.stringify(after)}`);
 
-  const short: Recipe = { epochs, learningRate: 5e-4, batchSize: 32, maxSeqLength: 64 };
+  const short: Recipe = { epochs, learningRate, batchSize: 32, maxSeqLength: 64 };
   const smsLabels = sortedLabels(sms.train.labels);
   const spam = smsLabels.indexOf("spam");
   const agLabels = sortedLabels(ag.train.labels);
@@ -261,7 +262,7 @@ export async function run(args: string[]): Promise<void> {
       `masked-token accuracy ${before.accuracy.toFixed(3)} → ${after.accuracy.toFixed(3)}`,
   );
   console.log(
-    `fine-tuning recipe (both columns, seed ${SEED}): lr 5e-4, batch 32, ${epochs} epochs, warmup 0.1, ` +
+    `fine-tuning recipe (both columns, seed ${SEED}): lr ${learningRate}, batch 32, ${epochs} epochs, warmup 0.1, ` +
       `max_seq_length 64 (SQuAD 128, doc stride 64); metrics: the core task evaluators, once, on the held-out part after training`,
   );
   console.log(

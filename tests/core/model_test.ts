@@ -170,3 +170,35 @@ Deno.test("wasm backend: UnsortedSegmentSum kernel sums rows, so gather (embeddi
   assert.deepEqual(grads[table.name].arraySync(), [[1, 1], [0, 0], [2, 2]]);
   tf.dispose([summed, table, grads[table.name]]);
 });
+
+Deno.test("a one-row token type table maps segment B onto segment 0 (pair inputs of RoBERTa-like configs)", () => {
+  const config = (types: number) =>
+    parseBertConfig({
+      model_type: "bert",
+      vocab_size: 30,
+      hidden_size: 16,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      intermediate_size: 32,
+      max_position_embeddings: 16,
+      type_vocab_size: types,
+    });
+  const run = (model: ReturnType<typeof initBertForSequenceClassification>, typeIds: number[]) =>
+    tf.tidy(() =>
+      model.forward({
+        inputIds: tf.tensor2d([[2, 5, 7, 3, 9, 3]], undefined, "int32"),
+        attentionMask: tf.tensor2d([[1, 1, 1, 1, 1, 1]], undefined, "int32"),
+        tokenTypeIds: tf.tensor2d([typeIds], undefined, "int32"),
+      }, { training: false }).arraySync()
+    );
+  const single = initBertForSequenceClassification(config(1), 2, 3);
+  const pair = initBertForSequenceClassification(config(2), 2, 3);
+  try {
+    assert.deepEqual(run(single, [0, 0, 0, 0, 1, 1]), run(single, [0, 0, 0, 0, 0, 0]));
+    // With two segments the B segment has its own embedding row.
+    assert.notDeepEqual(run(pair, [0, 0, 0, 0, 1, 1]), run(pair, [0, 0, 0, 0, 0, 0]));
+  } finally {
+    single.dispose();
+    pair.dispose();
+  }
+});

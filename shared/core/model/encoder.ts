@@ -167,10 +167,12 @@ export abstract class BertStyleEncoder {
     const p = `${this.prefix}.embeddings`;
     const e = this.p2(`${p}.word_embeddings.weight`).shape[1];
     const words = tf.gather(this.p2(`${p}.word_embeddings.weight`), tf.reshape(batch.inputIds, [-1]));
-    const types = tf.gather(
-      this.p2(`${p}.token_type_embeddings.weight`),
-      tf.reshape(batch.tokenTypeIds, [-1]),
-    );
+    // A one-row type table (RoBERTa, some BERT variants) has only segment 0: pair inputs map onto it, as HF
+    // tokenizers of such models produce all-zero token type ids.
+    const typeIds = this.config.type_vocab_size > 1
+      ? tf.reshape(batch.tokenTypeIds, [-1])
+      : tf.zeros([b * s], "int32");
+    const types = tf.gather(this.p2(`${p}.token_type_embeddings.weight`), typeIds);
     const positions = this.positionEmbeddings(batch);
     const tokens = tf.add(words, types);
     // Per-token positions ([B*S, E], e.g. RoBERTa's) add directly; a shared [S, E] table broadcasts over B.
