@@ -15,11 +15,13 @@ const USAGE = `usage: deno task cli <command> [options]
   models                                                  list models
   models create-random --name N --dataset DS [--hidden 64 --layers 2 --heads 2 --intermediate 256
                        --vocab 8000 --labels a,b --seed 42]
-  train --model M --dataset DS [--validation-split 0.1] [--hp key=value ...] [--dry-run] [--follow]
+  train --model M --dataset DS [--task T] [--validation-split 0.1] [--hp key=value ...] [--dry-run] [--follow]
   follow <job>                                            progress until the job ends
   jobs [--limit 20]                                       list jobs
   cancel <job>                                            cancel a job
-  predict <model> <text...> [--top-k K]                   classify texts
+  predict <model> <input...> [--top-k K] [--context C] [--max-new-tokens N]
+                                                          the model task's prediction per input
+                                                          (questions about --context for QA)
 
   --json prints the API's JSON.  Settings: EDGETUNE_URL (default http://localhost:8080), EDGETUNE_API_KEY.`;
 

@@ -84,7 +84,7 @@ function jobSpec(args: ParsedArgs): JobSpec {
   const split = numberOption(args, "validation-split");
   const validation = option(args, "validation-dataset");
   return {
-    task: "text-classification",
+    task: (option(args, "task") ?? "text-classification") as JobSpec["task"],
     base_model: requireOption(args, "model"),
     training_dataset: requireOption(args, "dataset"),
     ...(split !== undefined ? { validation_split: split } : {}),
@@ -158,20 +158,37 @@ const cancel: Command = async (client, args) => {
   return 0;
 };
 
+/** The one-line summary of a prediction of any task (labels by score, value, entities, answer, text). */
+function summary(result: unknown): string {
+  const items = Array.isArray(result) ? result : [result];
+  return items.map((r: Record<string, unknown>) => {
+    if (typeof r.label === "string") return `${r.label} ${Number(r.score).toFixed(4)}`;
+    if (typeof r.entity_group === "string" || typeof r.entity === "string") {
+      return `${r.entity_group ?? r.entity}: ${r.word} [${r.start}, ${r.end})`;
+    }
+    if (typeof r.answer === "string") return `${JSON.stringify(r.answer)} ${Number(r.score).toFixed(4)}`;
+    if (typeof r.generated_text === "string") return r.generated_text;
+    if (typeof r.translation_text === "string") return r.translation_text;
+    return `score ${Number(r.score).toFixed(4)}`;
+  }).join("  ");
+}
+
 const predict: Command = async (client, args) => {
   const model = positional(args, 0, "<model>");
   const texts = args.positional.slice(1);
-  if (texts.length === 0) throw new UsageError("give at least one text to classify");
-  const results = await client.predict(model, texts, numberOption(args, "top-k")) as {
-    label: string;
-    score: number;
-  }[][];
+  if (texts.length === 0) throw new UsageError("give at least one input");
+  const context = option(args, "context");
+  const body: Record<string, unknown> = {
+    // Question answering: the texts are questions about --context.
+    inputs: context === undefined ? texts : texts.map((question) => ({ question, context })),
+  };
+  const topK = numberOption(args, "top-k");
+  if (topK !== undefined) body.top_k = topK;
+  const maxNewTokens = numberOption(args, "max-new-tokens");
+  if (maxNewTokens !== undefined) body.parameters = { max_new_tokens: maxNewTokens };
+  const results = await client.infer<unknown[]>(model, body);
   if (flag(args, "json")) json(results);
-  else {
-    texts.forEach((text, i) => {
-      print(`${text}\n  ${results[i].map((s) => `${s.label} ${s.score.toFixed(4)}`).join("  ")}`);
-    });
-  }
+  else texts.forEach((text, i) => print(`${text}\n  ${summary(results[i])}`));
   return 0;
 };
 
