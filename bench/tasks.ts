@@ -8,8 +8,9 @@
  * F1) and SQuAD v1.1 (exact match / F1, articles 0–7 → 8–9). Prints one table with a trivial baseline where
  * one means something, both results and the seconds each fine-tune took, plus the wall time of every part.
  * Options: --pretrain-epochs N (default 2), --pretrain-blocks N (seeded sample of 64-token blocks, default
- * 8000), --epochs N (fine-tuning, default 2), --layers N (default 2), --hidden N (default 128), --only a,b
- * (task keys: sst2, sms, ag, stsb, conll, squad), --quick (a smoke run of a few minutes).
+ * 12000), --epochs N (fine-tuning, default 3), --lr X (fine-tuning, default 1e-3), --layers N (default 2),
+ * --hidden N (default 128), --only a,b (task keys: sst2, sms, ag, stsb, conll, squad), --quick (a smoke run
+ * of under a minute).
  */
 import { prepareBackend } from "../shared/core/backend/prepare.ts";
 import { readSafetensors } from "../shared/core/checkpoint/safetensors.ts";
@@ -81,9 +82,9 @@ export async function run(args: string[]): Promise<void> {
   const backend = await prepareBackend({ preference: Deno.env.get("EDGETUNE_BACKEND"), buildNative: true });
   console.log(`backend ${backend.label}`);
   const pretrainEpochs = option(args, "pretrain-epochs", quick ? 1 : 2);
-  const pretrainBlocks = option(args, "pretrain-blocks", quick ? 300 : 8000);
-  const epochs = option(args, "epochs", quick ? 1 : 2);
-  const learningRate = option(args, "lr", 5e-4);
+  const pretrainBlocks = option(args, "pretrain-blocks", quick ? 300 : 12000);
+  const epochs = option(args, "epochs", quick ? 1 : 3);
+  const learningRate = option(args, "lr", 1e-3);
   const layers = option(args, "layers", 2);
   const hidden = option(args, "hidden", 128);
   const block = 64;
