@@ -28,6 +28,11 @@ const benchmarks: Record<
     describe: "distributed platform: enqueue → running latency, S3 throughput, 1 vs 2 runner processes",
     load: () => import("./queue.ts"),
   },
+  tasks: {
+    describe:
+      "task breadth: one self-pre-trained small BERT vs random init (SST-2, SMS, AG, STS-B, CoNLL, SQuAD)",
+    load: () => import("./tasks.ts"),
+  },
   generative: {
     describe:
       "generative: GPT-2 causal-lm perplexity and Marian en→de BLEU/chrF, untrained vs fine-tuned; generate() tok/s with vs without KV cache",
