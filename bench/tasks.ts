@@ -115,7 +115,7 @@ export async function run(args: string[]): Promise<void> {
 
   // Tokenizer and model shape.
   t = clock();
-  const tokenizer = TextTokenizer.trainWordPiece(corpus, { vocabSize: 8000, lowercase: true });
+  const tokenizer = TextTokenizer.trainWordPiece(corpus, { vocabSize: 8000, lowercase: false });
   const config: BertConfig = {
     ...BERT_DEFAULTS,
     vocab_size: tokenizer.vocabSize,

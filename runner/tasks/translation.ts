@@ -7,6 +7,7 @@
  */
 import type { Seq2SeqModel } from "../../shared/core/generate/types.ts";
 import { fineTuneSeq2Seq } from "../../shared/core/train/seq2seq.ts";
+import { languageCodeId } from "../../shared/core/train/seq2seq_data.ts";
 import { ApiError } from "../../shared/schemas/errors.ts";
 import type { TableRow } from "../../shared/data/mod.ts";
 import { loadTaskInputs } from "../task_inputs.ts";
@@ -61,6 +62,8 @@ export const translation: TaskRunner = {
         validation,
         hyperparameters: job.hyperparameters,
         sourcePrefix: options.source_prefix,
+        sourceLangId: languageCodeId(loaded.tokenizer, options.source_lang, "task_options.source_lang"),
+        targetLangId: languageCodeId(loaded.tokenizer, options.target_lang, "task_options.target_lang"),
         maxTargetLength: maxTarget,
         evalGeneration: {
           rows: options.eval_generation_rows ?? 200,

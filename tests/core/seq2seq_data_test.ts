@@ -12,6 +12,7 @@ import { GenerationTokenizer } from "../../shared/core/tokenizer/generation_toke
 import { TextTokenizer } from "../../shared/core/tokenizer/text_tokenizer.ts";
 import {
   collateSeq2Seq,
+  languageCodeId,
   prepareTranslationExamples,
   tokenCrossEntropy,
 } from "../../shared/core/train/seq2seq_data.ts";
@@ -108,4 +109,29 @@ Deno.test("label-smoothed token loss equals a hand computation (padding ignored)
   const plain = tokenCrossEntropy(logits, positions, labels, 0);
   assert.ok(Math.abs(plain.dataSync()[0] - nll / 3) < 1e-6);
   tf.dispose([logits, loss, plain]);
+});
+
+Deno.test("language codes: the source starts with its code, labels (and so decoder inputs) with the target's", () => {
+  const [en, de] = [7, 9]; // any two vocabulary ids stand for the code tokens
+  const [ex] = prepareTranslationExamples(tokenizer, [{
+    source: "the cat sleeps",
+    target: "die katze schläft",
+  }], {
+    ...options,
+    maxSourceLength: 4,
+    maxTargetLength: 32,
+    sourceLangId: en,
+    targetLangId: de,
+  });
+  // maxSourceLength counts the code: code + 2 tokens + EOS.
+  assert.deepEqual(ex.inputIds, [en, ...tokenizer.encode("the cat sleeps").slice(0, 2), EOS]);
+  assert.deepEqual(ex.labels, [de, ...tokenizer.encode("die katze schläft"), EOS]);
+  assert.deepEqual(ex.decoderInputIds, [0, de, ...tokenizer.encode("die katze schläft")]);
+  assert.equal(languageCodeId(tokenizer, undefined, "task_options.source_lang"), null);
+  assert.equal(languageCodeId(tokenizer, "katze", "task_options.target_lang"), tokenizer.tokenId("katze"));
+  assert.throws(
+    () => languageCodeId(tokenizer, "de_DE", "task_options.target_lang"),
+    (e: unknown) =>
+      e instanceof ApiError && e.status === 400 && /task_options\.target_lang 'de_DE'/.test(e.message),
+  );
 });

@@ -174,3 +174,24 @@ Deno.test("fineTuneSeq2Seq refuses bad input with 400s", async () => {
   model.dispose();
   small.dispose();
 });
+
+Deno.test("a forced first token (target language code): greedyTranslate keeps it, generate() forces it too", async () => {
+  const model = initT5(CONFIG, 9);
+  const examples = prepareTranslationExamples(tokenizer, heldOut.slice(0, 2), {
+    maxSourceLength: 48,
+    maxTargetLength: 48,
+    decoderStartTokenId: 0,
+  });
+  const forced = 5;
+  const greedy = greedyTranslate(model, examples.map((e) => e.inputIds), 6, forced);
+  const free = greedyTranslate(model, examples.map((e) => e.inputIds), 6, null);
+  assert.ok(greedy.every((ids) => ids[0] === forced), "every row starts with the forced token");
+  assert.notDeepEqual(greedy.map((ids) => ids.slice(1)), free.map((ids) => ids.slice(0, -1)));
+  for (const [i, example] of examples.entries()) {
+    const result = await generate(model, example.inputIds, { maxNewTokens: 5, forcedBosTokenId: forced });
+    // generate() feeds the forced token as part of the decoder prefix and returns what follows it.
+    const expected = greedy[i].slice(1).filter((id) => id !== model.eosTokenId);
+    assert.deepEqual(result.sequences[0].tokens, expected.slice(0, result.sequences[0].tokens.length));
+  }
+  model.dispose();
+});

@@ -130,6 +130,68 @@ for (const [golden, task] of GOLDENS) {
   });
 }
 
+Deno.test("mBART language codes: src_lang starts the source, tgt_lang is forced first; unknown codes are 400s", async () => {
+  const h = await harness();
+  try {
+    // The WordPiece tokenizer plus two language code tokens (ids 80 and 81 of the golden's 100).
+    const json = JSON.parse(new TextDecoder().decode(tokenizerJson(80)));
+    const codes = ["en_XX", "de_DE"];
+    codes.forEach((code, i) => {
+      json.model.vocab[code] = 80 + i;
+      json.added_tokens.push({
+        id: 80 + i,
+        content: code,
+        single_word: false,
+        lstrip: false,
+        rstrip: false,
+        normalized: false,
+        special: true,
+      });
+    });
+    const files: Record<string, Uint8Array> = {
+      ...(await goldenFolder("bart_tiny")),
+      "tokenizer.json": new TextEncoder().encode(JSON.stringify(json)),
+    };
+    const model = await importFolder(h, files, "mbart-codes");
+    const predict = async (parameters: Record<string, unknown>) => {
+      const res = await h.call("POST", `/v1/models/${model.id}/predict`, {
+        json: { inputs: [PROMPT], parameters: { max_new_tokens: 6, ...parameters } },
+      });
+      return { status: res.status, body: await res.json() };
+    };
+    const coded = await predict({ src_lang: "en_XX", tgt_lang: "de_DE" });
+    assert.equal(coded.status, 200, JSON.stringify(coded.body));
+    // The core's answer for [en_XX] source </s> with de_DE forced as the first generated token.
+    const tokenizer = GenerationTokenizer.fromTokenizerJson(JSON.stringify(json), {});
+    const decoded = (name: string) => new TextDecoder().decode(files[name]);
+    const { model: core } = loadGenerativeModel(
+      decoded("config.json"),
+      readSafetensors(files["model.safetensors"]),
+    );
+    try {
+      const source = [80, ...tokenizer.encode(PROMPT, { addEos: true })];
+      const forced = await generate(core, source, { maxNewTokens: 6, forcedBosTokenId: 81 });
+      const plain = await generate(core, tokenizer.encode(PROMPT, { addEos: true }), { maxNewTokens: 6 });
+      assert.notDeepEqual(
+        forced.sequences[0].tokens,
+        plain.sequences[0].tokens,
+        "the codes change the output",
+      );
+      assert.equal(
+        coded.body[0].translation_text,
+        tokenizer.decode(forced.sequences[0].tokens, { skipSpecialTokens: true }),
+      );
+    } finally {
+      core.dispose();
+    }
+    const unknown = await predict({ tgt_lang: "xx_YY" });
+    assert.equal(unknown.status, 400);
+    assert.match(unknown.body.error.message, /parameters\.tgt_lang 'xx_YY' is not a token/);
+  } finally {
+    await h.close();
+  }
+});
+
 Deno.test("a random-init generative model's export re-imports as it is (generation_config.json included)", async () => {
   const h = await harness();
   try {

@@ -13,6 +13,7 @@
  */
 import { z } from "zod";
 import { generate, type GenerationOptions } from "../../../shared/core/generate/generate.ts";
+import { languageCodeId } from "../../../shared/core/train/seq2seq_data.ts";
 import { ApiError } from "../../../shared/schemas/errors.ts";
 import type { ModelRecord } from "../../../shared/schemas/resources.ts";
 import { sseResponse } from "../../sse.ts";
@@ -42,6 +43,9 @@ function generationRequest(maxFieldChars: number) {
       stop: z.array(z.string().min(1).max(200)).max(8).optional(),
       return_full_text: z.boolean().optional(),
       use_cache: z.boolean().optional(),
+      /** Translation with language code tokens (mBART-50): defaults are the job's source/target_lang. */
+      src_lang: z.string().min(1).max(32).optional(),
+      tgt_lang: z.string().min(1).max(32).optional(),
     }).strict().optional(),
   }).strict().superRefine((body, ctx) => {
     const p = body.parameters ?? {};
@@ -132,12 +136,31 @@ function acquire(): () => void {
  * Token ids of the model's input for one text (prompt for causal LMs; for encoder-decoders the source after
  * the `source_prefix` the model was fine-tuned with, + EOS).
  */
-function inputIds(served: ServedGenerator, model: ModelRecord, text: string): number[] {
+/** A language code of the request (`parameters.<param>`) or the model's task option, as a token id. */
+function languageId(
+  served: ServedGenerator,
+  model: ModelRecord,
+  body: GenerationBody,
+  param: "src_lang" | "tgt_lang",
+  option: "source_lang" | "target_lang",
+): number | null {
+  const stored = model.task_options?.[option];
+  const code = body.parameters?.[param] ?? (typeof stored === "string" ? stored : undefined);
+  return languageCodeId(served.tokenizer, code, `parameters.${param}`);
+}
+
+function inputIds(served: ServedGenerator, model: ModelRecord, body: GenerationBody, text: string): number[] {
   const prefix = typeof model.task_options?.source_prefix === "string"
     ? model.task_options.source_prefix
     : "";
+  const sourceLang = served.model.kind === "seq2seq"
+    ? languageId(served, model, body, "src_lang", "source_lang")
+    : null;
   const ids = served.model.kind === "seq2seq"
-    ? served.tokenizer.encode(prefix + text, { addEos: true })
+    ? [
+      ...(sourceLang === null ? [] : [sourceLang]),
+      ...served.tokenizer.encode(prefix + text, { addEos: true }),
+    ]
     : served.tokenizer.encode(text);
   if (ids.length === 0) throw new ApiError(400, "invalid_request", "an input encodes to no tokens");
   if (served.model.kind === "causal" && ids.length >= served.model.maxPositions) {
@@ -148,6 +171,13 @@ function inputIds(served: ServedGenerator, model: ModelRecord, text: string): nu
     );
   }
   return ids;
+}
+
+/** The forced first token of a translation into a language code's language (none for causal LMs). */
+function forcedTarget(served: ServedGenerator, model: ModelRecord, body: GenerationBody) {
+  if (served.model.kind !== "seq2seq") return {};
+  const id = languageId(served, model, body, "tgt_lang", "target_lang");
+  return id === null ? {} : { forcedBosTokenId: id };
 }
 
 function serveGeneration(kind: "causal-lm" | "translation"): ServingTask<GenerationBody> {
@@ -174,9 +204,12 @@ function serveGeneration(kind: "causal-lm" | "translation"): ServingTask<Generat
           const served = generatorOf(loaded);
           const out = [];
           for (const text of inputsOf(body)) {
-            const ids = inputIds(served, model, text);
+            const ids = inputIds(served, model, body, text);
             const textOf = continuationOf(served, ids);
-            const result = await generate(served.model, ids, optionsOf(body, stops, textOf));
+            const result = await generate(served.model, ids, {
+              ...optionsOf(body, stops, textOf),
+              ...forcedTarget(served, model, body),
+            });
             out.push(result.sequences.map((sequence) => {
               const generated = cutAtStop(textOf(sequence.tokens), stops);
               return { [outputKey]: fullText ? text + generated : generated };
@@ -213,7 +246,10 @@ async function streamOne(
   try {
     promptIds = await serving.cache.use(
       model,
-      (loaded) => Promise.resolve(inputIds(generatorOf(loaded), model, text)),
+      (loaded) => {
+        forcedTarget(generatorOf(loaded), model, body); // an unknown tgt_lang is a 400 here too
+        return Promise.resolve(inputIds(generatorOf(loaded), model, body, text));
+      },
     );
   } catch (error) {
     release();
@@ -224,7 +260,7 @@ async function streamOne(
       await serving.cache.use(model, async (loaded) => {
         const served = generatorOf(loaded);
         const textOf = continuationOf(served, promptIds);
-        const options = optionsOf(body, stops, textOf);
+        const options = { ...optionsOf(body, stops, textOf), ...forcedTarget(served, model, body) };
         const userStop = options.stop;
         options.stop = (generated) => signal.aborted || (userStop?.(generated) ?? false);
         const tokens: number[] = [];

@@ -42,6 +42,8 @@ export interface GenerationOptions {
   stop?: (generated: number[]) => boolean;
   /** Default true; false recomputes the whole prefix every step. */
   useCache?: boolean;
+  /** Encoder-decoders: a first generated token to force (a target language code), overriding the model's. */
+  forcedBosTokenId?: number | null;
   /** Sequences to return (≤ numBeams with beam search; independent samples with doSample). Default 1. */
   numReturnSequences?: number;
 }
@@ -135,7 +137,7 @@ export async function generate(
   const s = resolve(model, input, options);
   // A forced first token (mBART-50's target language) is fed as part of the decoder prefix: the same as
   // HF's ForcedBOSTokenLogitsProcessor (all other logits -inf at step 1), without returning the token.
-  const forced = model.kind === "seq2seq" ? model.forcedBosTokenId ?? null : null;
+  const forced = model.kind === "seq2seq" ? options.forcedBosTokenId ?? model.forcedBosTokenId ?? null : null;
   const prefix = model.kind === "causal"
     ? [...input]
     : forced === null

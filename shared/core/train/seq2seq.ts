@@ -33,6 +33,8 @@ export interface EvalGenerationOptions {
   /** 1 = greedy. */
   numBeams: number;
   maxNewTokens: number;
+  /** A first generated token to force (the target language code), else the model's forcedBosTokenId. */
+  forcedFirst?: number | null;
 }
 
 export interface Seq2SeqTaskOptions {
@@ -54,15 +56,23 @@ function argMax(row: Float32Array): number {
 }
 
 /**
- * Greedy decoding of source rows with the model's KV cache: every row starts from the decoder start token;
+ * Greedy decoding of source rows with the model's KV cache: every row starts from the decoder start token
+ * (then the forced first token — a target language code — when given or configured, which the output keeps);
  * a row that produced EOS (or reached maxNewTokens) leaves the batch. Returns the new ids per row (EOS kept).
  */
-export function greedyTranslate(model: Seq2SeqModel, sources: number[][], maxNewTokens: number): number[][] {
-  const outputs: number[][] = sources.map(() => []);
+export function greedyTranslate(
+  model: Seq2SeqModel,
+  sources: number[][],
+  maxNewTokens: number,
+  forcedFirst: number | null = model.forcedBosTokenId ?? null,
+): number[][] {
+  const outputs: number[][] = sources.map(() => (forcedFirst === null ? [] : [forcedFirst]));
   let encoder = model.encode(sources);
   let cache: DecoderCache | null = null;
   let live = sources.map((_, i) => i);
-  let next = live.map(() => [model.decoderStartTokenId]);
+  let next = live.map(() =>
+    forcedFirst === null ? [model.decoderStartTokenId] : [model.decoderStartTokenId, forcedFirst]
+  );
   try {
     for (let t = 0; t < maxNewTokens && live.length > 0; t++) {
       const { logits, cache: extended } = model.step(next, cache, encoder);
@@ -95,21 +105,23 @@ export async function translateExamples(
   model: Seq2SeqModel,
   tokenizer: Seq2SeqTokenizer,
   examples: Seq2SeqExample[],
-  options: { numBeams: number; maxNewTokens: number; batchSize: number },
+  options: { numBeams: number; maxNewTokens: number; batchSize: number; forcedFirst?: number | null },
 ): Promise<{ texts: string[]; lengths: number[] }> {
   const outputs: number[][] = [];
+  const forced = options.forcedFirst ?? model.forcedBosTokenId ?? null;
   if (options.numBeams > 1) {
     for (const example of examples) {
       const result = await generate(model, example.inputIds, {
         maxNewTokens: options.maxNewTokens,
         numBeams: options.numBeams,
+        forcedBosTokenId: forced,
       });
-      outputs.push(result.sequences[0].tokens);
+      outputs.push(forced === null ? result.sequences[0].tokens : [forced, ...result.sequences[0].tokens]);
     }
   } else {
     for (let start = 0; start < examples.length; start += options.batchSize) {
       const chunk = examples.slice(start, start + options.batchSize).map((e) => e.inputIds);
-      outputs.push(...greedyTranslate(model, chunk, options.maxNewTokens));
+      outputs.push(...greedyTranslate(model, chunk, options.maxNewTokens, forced));
     }
   }
   const kept = outputs.map((ids) => untilEos(ids, model.eosTokenId));
@@ -168,6 +180,7 @@ export function seq2seqTask(
         const { texts, lengths } = await translateExamples(model, tokenizer, scored, {
           numBeams: generation.numBeams,
           maxNewTokens: generation.maxNewTokens,
+          forcedFirst: generation.forcedFirst,
           batchSize: size,
         });
         const references = scored.map((e) =>
@@ -202,6 +215,9 @@ export interface Seq2SeqFineTuneInput {
   maxTargetLength?: number;
   /** Default: the first 32 held-out pairs, greedy, up to maxTargetLength new tokens. */
   evalGeneration?: EvalGenerationOptions;
+  /** Language code tokens (mBART-50): sources start with the source's, labels (and generation) with the target's. */
+  sourceLangId?: number | null;
+  targetLangId?: number | null;
 }
 
 export async function fineTuneSeq2Seq(input: Seq2SeqFineTuneInput): Promise<TrainerResult> {
@@ -221,6 +237,8 @@ export async function fineTuneSeq2Seq(input: Seq2SeqFineTuneInput): Promise<Trai
     maxSourceLength,
     maxTargetLength,
     decoderStartTokenId: model.decoderStartTokenId,
+    sourceLangId: input.sourceLangId ?? null,
+    targetLangId: input.targetLangId ?? null,
   };
   const trainSet = prepareTranslationExamples(tokenizer, input.train, dataOptions, "training set");
   const validation = input.validation && input.validation.length > 0
@@ -228,7 +246,10 @@ export async function fineTuneSeq2Seq(input: Seq2SeqFineTuneInput): Promise<Trai
     : null;
   const task = seq2seqTask(model, tokenizer, {
     dropout: { hidden: hp.hidden_dropout, attention: hp.attention_dropout },
-    evalGeneration: input.evalGeneration ?? { rows: 32, numBeams: 1, maxNewTokens: maxTargetLength },
+    evalGeneration: {
+      ...(input.evalGeneration ?? { rows: 32, numBeams: 1, maxNewTokens: maxTargetLength }),
+      forcedFirst: input.targetLangId ?? input.evalGeneration?.forcedFirst,
+    },
   });
   return await train({
     task,

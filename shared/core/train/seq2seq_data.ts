@@ -41,6 +41,9 @@ export interface TranslationDataOptions {
   /** Longest label sequence including EOS. */
   maxTargetLength: number;
   decoderStartTokenId: number;
+  /** mBART-50 style language code tokens: the source starts with `sourceLangId`, the labels with `targetLangId`. */
+  sourceLangId?: number | null;
+  targetLangId?: number | null;
 }
 
 const invalid = (message: string, details?: unknown) =>
@@ -69,9 +72,15 @@ export function prepareTranslationExamples(
         throw invalid(`${what}: row ${index} has an empty ${side}`, { index, field: side });
       }
     }
-    const labels = withEos(pair.target, options.maxTargetLength);
+    const source = options.sourceLangId ?? null;
+    const target = options.targetLangId ?? null;
+    const labels = target === null
+      ? withEos(pair.target, options.maxTargetLength)
+      : [target, ...withEos(pair.target, options.maxTargetLength - 1)];
     return {
-      inputIds: withEos(prefix + pair.source, options.maxSourceLength),
+      inputIds: source === null
+        ? withEos(prefix + pair.source, options.maxSourceLength)
+        : [source, ...withEos(prefix + pair.source, options.maxSourceLength - 1)],
       labels,
       decoderInputIds: [options.decoderStartTokenId, ...labels.slice(0, -1)],
     };
@@ -134,4 +143,23 @@ export function tokenCrossEntropy(
     const selected = tf.gather(logits, tf.tensor1d(positions, "int32"));
     return crossEntropy(selected as tf.Tensor2D, tf.tensor1d(labels, "int32"), labelSmoothing);
   });
+}
+
+/**
+ * The id of a language code token (mBART-50's `en_XX`, `de_DE`, …) named by `field`; null when no code is
+ * given; a 400 naming the field when the tokenizer has no such token.
+ */
+export function languageCodeId(
+  tokenizer: Pick<GenerationTokenizer, "tokenId">,
+  code: string | undefined,
+  field: string,
+): number | null {
+  if (code === undefined) return null;
+  const id = tokenizer.tokenId(code);
+  if (id === null) {
+    throw invalid(`${field} '${code}' is not a token of the model's tokenizer (language codes like en_XX)`, {
+      field,
+    });
+  }
+  return id;
 }
