@@ -9,7 +9,7 @@
  * number of new tokens) for both trained models, the ratio, and whether both paths gave identical tokens.
  * Prints the backend label and each part's wall time. Data: ../shared/data (read by path, never copied).
  * Options: --lm-paragraphs N (training paragraphs, default 6500 = all 90%), --lm-epochs N (default 1), --mt-pairs N
- * (training pairs, default 4000), --mt-epochs N (default 2), --eval-pairs N (default 200), --new-tokens N
+ * (training pairs, default 10000), --mt-epochs N (default 4), --eval-pairs N (default 200), --new-tokens N
  * (default 64), --rounds N (speed rounds, default 2), --quick (a smoke run of a minute or two).
  */
 import { prepareBackend } from "../shared/core/backend/prepare.ts";
@@ -185,7 +185,7 @@ async function readPairs(base: string): Promise<TranslationPair[]> {
 async function translationPart(args: string[], quick: boolean): Promise<MtOutcome> {
   const started = performance.now();
   const allTrain = await readPairs("multi30k_train10k");
-  const train = allTrain.slice(0, option(args, "mt-pairs", quick ? 400 : 4000));
+  const train = allTrain.slice(0, option(args, "mt-pairs", quick ? 400 : 10000));
   const evalPairs = (await readPairs("multi30k_val")).slice(0, option(args, "eval-pairs", quick ? 40 : 200));
   const wordPiece = TextTokenizer.trainWordPiece(allTrain.flatMap((p) => [p.source, p.target]), {
     vocabSize: 6000,
@@ -238,7 +238,7 @@ async function translationPart(args: string[], quick: boolean): Promise<MtOutcom
   };
   const before = await score();
   progress(`translation: untrained ${JSON.stringify(before.scores)}`);
-  const epochs = option(args, "mt-epochs", quick ? 1 : 2);
+  const epochs = option(args, "mt-epochs", quick ? 1 : 4);
   const hyperparameters = hyperparametersSchema.parse({
     learning_rate: 2e-3,
     epochs,
