@@ -21,6 +21,7 @@ export const FOLDER_FILES: Record<string, number> = {
   "generation_config.json": 1024 * 1024,
   /** Written by edgetune's own exports of fine-tuned models; stored as is. */
   "metrics.json": 1024 * 1024,
+  "eval_report.json": 16 * 1024 * 1024,
   /** SentencePiece models that Hub folders carry beside tokenizer.json (stored; tokenizer.json is what loads). */
   "spiece.model": 16 * 1024 * 1024,
   "sentencepiece.bpe.model": 16 * 1024 * 1024,

@@ -65,9 +65,18 @@ async function runSequenceTask(ctx: TaskContext, regression: boolean): Promise<T
       resumable: { ...ctx.resume, loadBestModelAtEnd: loadBest },
     });
     if (result.report) await ctx.log(`evaluation report: ${JSON.stringify(result.report)}`);
+    const files = result.status === "completed"
+      ? exportHfFolder(model, tokenizer, labels, { problemType })
+      : {};
+    // The per-class precision/recall/F1 and confusion matrix of the reported evaluation travel with the model.
+    if (result.status === "completed" && result.report) {
+      files["eval_report.json"] = new TextEncoder().encode(
+        JSON.stringify({ ...result.report, labels }, null, 2),
+      );
+    }
     return {
       status: result.status,
-      files: result.status === "completed" ? exportHfFolder(model, tokenizer, labels, { problemType }) : {},
+      files,
       task: regression ? "text-regression" : "text-classification",
       labels: regression ? null : labels,
       taskOptions: options.multi_label ? { multi_label: true, threshold: options.threshold ?? 0.5 } : {},

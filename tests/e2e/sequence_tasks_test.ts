@@ -7,7 +7,8 @@
  * one `a [SEP] b` text score differently); and a BERT without segment embeddings serves pairs with type 0.
  */
 import assert from "node:assert/strict";
-import { startEmbeddedInstance } from "../support/embedded_instance.ts";
+import { startEmbeddedInstance, TENANT_A_KEY } from "../support/embedded_instance.ts";
+import { parseTar } from "../../edge/models/tar.ts";
 import type { EdgetuneClient, JobEvent, JobView, LabelScore } from "../../shared/client/mod.ts";
 
 const encoder = new TextEncoder();
@@ -231,6 +232,23 @@ Deno.test("sentence-pair classification learns from text_pair, and token type id
     assert.ok(new Set(served.map((scores) => scores[0].label)).size >= 2, "answers vary");
     const correct = served.filter((scores, i) => scores[0].label === devRows[i].label).length;
     assert.equal(correct / devRows.length, done.metrics.accuracy, "serving reproduces the held-out accuracy");
+
+    // The model folder carries the evaluation's report: its confusion matrix is the served predictions'.
+    const tar = await fetch(`${instance.url}/v1/models/${model}/export`, {
+      headers: { Authorization: `Bearer ${TENANT_A_KEY}` },
+    });
+    const reportFile = parseTar(new Uint8Array(await tar.arrayBuffer())).find((f) =>
+      f.name.endsWith("eval_report.json")
+    );
+    const report = JSON.parse(new TextDecoder().decode(reportFile!.data));
+    const labels = ["HUM", "LOC", "NUM"];
+    assert.deepEqual(report.labels, labels);
+    const confusion = labels.map(() => labels.map(() => 0));
+    served.forEach((scores, i) =>
+      confusion[labels.indexOf(devRows[i].label)][labels.indexOf(scores[0].label)]++
+    );
+    assert.deepEqual(report.confusionMatrix, confusion);
+    assert.equal(report.perClass.length, 3);
 
     // `a [SEP] b` as one text has exactly the pair's token ids ([SEP] is a special token), but every token
     // type id 0: a different answer shows the pair's segment-B type ids reach the model.
