@@ -21,7 +21,9 @@ import {
 } from "../../shared/schemas/resources.ts";
 import { getOwned } from "../http.ts";
 import { type EncoderDims, type EstimateModel, estimateModel } from "./job_estimate_model.ts";
-import { taskColumns } from "../../shared/data/task_columns.ts";
+import { type TaskColumns, taskColumns } from "../../shared/data/task_columns.ts";
+import { readTable } from "../../shared/data/mod.ts";
+import { parseTokenRow } from "../../shared/data/tasks/token_classification_rows.ts";
 import { calibrate, type Throughput, trainStepSeconds } from "./job_estimate_calibration.ts";
 import { type JobEstimate, jobEstimateSchema } from "../../shared/client/estimate.ts";
 
@@ -79,6 +81,26 @@ function labelCount(dataset: DatasetRecord, column: string): number {
   return stats?.kind === "label" && stats.distinct && stats.distinct >= 2 ? stats.distinct : 2;
 }
 
+/**
+ * Labels of a token-classification head: O plus B-/I- per entity type of the tags seen (IOB2, as the runner
+ * trains), or the plain tag set (POS); read from the rows, since the tags are lists.
+ */
+async function tagLabelCount(
+  platform: Platform,
+  dataset: DatasetRecord,
+  columns: TaskColumns,
+): Promise<number> {
+  const stream = await platform.blobs.get(dataset.blob_key);
+  if (!stream) return 2;
+  const tags = new Set<string>();
+  for await (const { row } of readTable(stream, dataset.format)) {
+    const parsed = parseTokenRow(row, { tokens: columns.tokens, tags: columns.tags }, { plainTags: true });
+    if (!("problem" in parsed)) { for (const tag of parsed.tags) tags.add(tag); }
+  }
+  const types = new Set([...tags].filter((t) => /^[BIESL]-/.test(t)).map((t) => t.slice(2)));
+  return Math.max(2, types.size > 0 ? 1 + 2 * types.size : tags.size);
+}
+
 /** The plan of a validated job spec (references already checked by the caller). */
 export async function estimateJob(
   platform: Platform,
@@ -96,7 +118,9 @@ export async function estimateJob(
       .value
     : null;
   const columns = taskColumns(spec.task, spec.columns, spec.training_target_dataset !== undefined);
-  const numLabels = labelCount(train, columns.label ?? columns.tags ?? spec.columns.label);
+  const numLabels = spec.task === "token-classification"
+    ? await tagLabelCount(platform, train, columns)
+    : labelCount(train, columns.label ?? spec.columns.label);
   let estimated: EstimateModel;
   try {
     estimated = estimateModel(model.config, spec.task, numLabels);
