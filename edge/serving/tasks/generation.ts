@@ -95,7 +95,7 @@ function optionsOf(body: GenerationBody, stopStrings: string[], textOf: (generat
     earlyStopping: p.early_stopping ?? false,
     doSample: p.do_sample ?? false,
     temperature: p.temperature ?? 1,
-    topK: p.top_k ?? 0,
+    topK: p.top_k ?? 50, // transformers' generate() default
     topP: p.top_p ?? 1,
     seed: p.seed,
     numReturnSequences: p.num_return_sequences ?? 1,
@@ -132,10 +132,6 @@ function acquire(): () => void {
   };
 }
 
-/**
- * Token ids of the model's input for one text (prompt for causal LMs; for encoder-decoders the source after
- * the `source_prefix` the model was fine-tuned with, + EOS).
- */
 /** A language code of the request (`parameters.<param>`) or the model's task option, as a token id. */
 function languageId(
   served: ServedGenerator,
@@ -149,6 +145,10 @@ function languageId(
   return languageCodeId(served.tokenizer, code, `parameters.${param}`);
 }
 
+/**
+ * Token ids of the model's input for one text: the prompt for causal LMs; for encoder-decoders the source
+ * language code (if any), the source after the `source_prefix` the model was fine-tuned with, and EOS.
+ */
 function inputIds(served: ServedGenerator, model: ModelRecord, body: GenerationBody, text: string): number[] {
   const prefix = typeof model.task_options?.source_prefix === "string"
     ? model.task_options.source_prefix
