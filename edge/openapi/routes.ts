@@ -74,6 +74,17 @@ const PREDICT_200 =
   "the task's pipeline output per input (labels by score, {score}, entities, answers, generated_text, " +
   "translation_text); with `stream: true` (generative models) server-sent events, one per token; headers x-edgetune-model, x-queue-time, x-tokenization-time, " +
   "x-inference-time, x-total-time (ms), x-compute-tokens";
+/** JSON for every task; server-sent events for `stream: true` on generative models. */
+const PREDICT_CONTENT = {
+  "application/json": { schema: { $ref: "#/components/schemas/PredictResponse" } },
+  "text/event-stream": {
+    schema: {
+      type: "string",
+      description: "one `data: {token:{id,text,special}, generated_text:null}` event per token, then " +
+        "`event: done` with generated_text (translation_text) and details {finish_reason, generated_tokens}",
+    },
+  },
+};
 const QUEUE_FULL = "the prediction queue is full: retry after the Retry-After header's seconds";
 const html = (description: string): ResponseSpec => ({
   description,
@@ -279,7 +290,7 @@ export const ROUTES: RouteSpec[] = [
     params: [id("model")],
     body: { "application/json": "PredictRequest" },
     responses: {
-      200: { description: PREDICT_200, schema: "PredictResponse" },
+      200: { description: PREDICT_200, content: PREDICT_CONTENT },
       429: { description: QUEUE_FULL, schema: "Error" },
     },
   },
@@ -346,7 +357,7 @@ export const ROUTES: RouteSpec[] = [
     }],
     body: { "application/json": "DeploymentPredictRequest" },
     responses: {
-      200: { description: PREDICT_200 + ", x-edgetune-deployment-version", schema: "PredictResponse" },
+      200: { description: PREDICT_200 + ", x-edgetune-deployment-version", content: PREDICT_CONTENT },
       429: { description: QUEUE_FULL, schema: "Error" },
     },
   },
