@@ -35,6 +35,7 @@ import {
 import type { ForwardOptions } from "./classifier.ts";
 import { checkParams } from "./encoder.ts";
 import { ATTENTION_MASK_MIN, makeDropout } from "./layers.ts";
+import { countParameters, disposeParameters, requireParameter } from "./params.ts";
 
 export { type BartConfig, bartConfigToHfJson, parseBartConfig } from "./bart_config.ts";
 export { bartStateDict, initBart, loadBart, type LoadedBart } from "./bart_load.ts";
@@ -264,14 +265,11 @@ export class BartForConditionalGeneration implements Seq2SeqModel {
   }
 
   parameterCount(): number {
-    let total = 0;
-    for (const v of this.params.values()) total += v.size;
-    return total;
+    return countParameters(this.params);
   }
 
   dispose(): void {
-    for (const v of this.params.values()) v.dispose();
-    this.params.clear();
+    disposeParameters(this.params);
   }
 
   private context(opts: ForwardOptions): LayerContext {
@@ -318,8 +316,6 @@ export class BartForConditionalGeneration implements Seq2SeqModel {
   }
 
   private param(name: string): tf.Variable {
-    const v = this.params.get(name);
-    if (!v) throw new Error(`BartForConditionalGeneration: no parameter ${name} (disposed?)`);
-    return v;
+    return requireParameter(this.params, "BartForConditionalGeneration", name);
   }
 }

@@ -15,6 +15,7 @@ import { attention, checkParams, firstToken, linearShape, normShape } from "./en
 import type { DistilBertConfig } from "./family_config.ts";
 import { activation, dense, type Dropout, extendedAttentionMask, layerNorm, makeDropout } from "./layers.ts";
 import { headOutputs, tokenOrSpanHeadShapes, tokenOrSpanLogits } from "./task_heads.ts";
+import { countParameters, disposeParameters, requireParameter } from "./params.ts";
 
 const EPS = 1e-12;
 export const DISTILBERT_POSITIONS = "distilbert.embeddings.position_embeddings.weight";
@@ -196,14 +197,11 @@ export class DistilBertForSequenceClassification implements SequenceClassifier {
   }
 
   parameterCount(): number {
-    let total = 0;
-    for (const v of this.params.values()) total += v.size;
-    return total;
+    return countParameters(this.params);
   }
 
   dispose(): void {
-    for (const v of this.params.values()) v.dispose();
-    this.params.clear();
+    disposeParameters(this.params);
   }
 
   private p2(name: string): tf.Tensor2D {
@@ -211,8 +209,6 @@ export class DistilBertForSequenceClassification implements SequenceClassifier {
   }
 
   private param(name: string): tf.Variable {
-    const v = this.params.get(name);
-    if (!v) throw new Error(`DistilBertForSequenceClassification: no parameter ${name} (disposed?)`);
-    return v;
+    return requireParameter(this.params, "DistilBertForSequenceClassification", name);
   }
 }

@@ -12,6 +12,7 @@ import type { BertBatch, ForwardOptions, ModelFamily } from "./classifier.ts";
 import { checkSequenceLength, resolveRates } from "./classifier.ts";
 import type { EncoderConfig } from "./config.ts";
 import { activation, dense, type Dropout, extendedAttentionMask, layerNorm, makeDropout } from "./layers.ts";
+import { countParameters, disposeParameters, requireParameter } from "./params.ts";
 
 export type Rates = { hidden: number; attention: number; classifier: number };
 
@@ -247,14 +248,11 @@ export abstract class BertStyleEncoder {
   }
 
   parameterCount(): number {
-    let total = 0;
-    for (const v of this.params.values()) total += v.size;
-    return total;
+    return countParameters(this.params);
   }
 
   dispose(): void {
-    for (const v of this.params.values()) v.dispose();
-    this.params.clear();
+    disposeParameters(this.params);
   }
 
   protected p2(name: string): tf.Tensor2D {
@@ -266,9 +264,7 @@ export abstract class BertStyleEncoder {
   }
 
   private param(name: string): tf.Variable {
-    const v = this.params.get(name);
-    if (!v) throw new Error(`${this.constructor.name}: no parameter ${name} (disposed?)`);
-    return v;
+    return requireParameter(this.params, this.constructor.name, name);
   }
 }
 

@@ -16,6 +16,7 @@ import type { CausalLanguageModel, DecoderCache, StepResult } from "../generate/
 import type { ForwardOptions } from "./classifier.ts";
 import { type Gpt2Activation, type Gpt2Config, innerSize } from "./gpt2_config.ts";
 import { activation, ATTENTION_MASK_MIN, type Dropout, layerNorm, makeDropout } from "./layers.ts";
+import { countParameters, disposeParameters, requireParameter } from "./params.ts";
 
 interface LayerKv {
   key: tf.Tensor4D;
@@ -337,14 +338,11 @@ export class Gpt2LMHeadModel implements CausalLanguageModel {
   }
 
   parameterCount(): number {
-    let total = 0;
-    for (const v of this.params.values()) total += v.size;
-    return total;
+    return countParameters(this.params);
   }
 
   dispose(): void {
-    for (const v of this.params.values()) v.dispose();
-    this.params.clear();
+    disposeParameters(this.params);
   }
 
   private p2(name: string): tf.Tensor2D {
@@ -356,8 +354,6 @@ export class Gpt2LMHeadModel implements CausalLanguageModel {
   }
 
   private param(name: string): tf.Variable {
-    const v = this.params.get(name);
-    if (!v) throw new Error(`Gpt2LMHeadModel: no parameter ${name} (disposed?)`);
-    return v;
+    return requireParameter(this.params, "Gpt2LMHeadModel", name);
   }
 }

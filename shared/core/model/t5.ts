@@ -30,6 +30,7 @@ import {
   splitHeads,
   t5Attention,
 } from "./t5_layers.ts";
+import { countParameters, disposeParameters, requireParameter } from "./params.ts";
 
 type Rates = { hidden: number; attention: number };
 type KeyValues = { keys: tf.Tensor4D[]; values: tf.Tensor4D[] };
@@ -352,19 +353,14 @@ export class T5ForConditionalGeneration implements Seq2SeqModel {
   }
 
   private param(name: string): tf.Variable {
-    const v = this.params.get(name);
-    if (!v) throw new Error(`T5ForConditionalGeneration: no parameter ${name} (disposed?)`);
-    return v;
+    return requireParameter(this.params, "T5ForConditionalGeneration", name);
   }
 
   parameterCount(): number {
-    let total = 0;
-    for (const v of this.params.values()) total += v.size;
-    return total;
+    return countParameters(this.params);
   }
 
   dispose(): void {
-    for (const v of this.params.values()) v.dispose();
-    this.params.clear();
+    disposeParameters(this.params);
   }
 }
