@@ -12,10 +12,8 @@ import { parseConll } from "../../shared/core/tasks/conll.ts";
 import { TextTokenizer } from "../../shared/core/tokenizer/text_tokenizer.ts";
 import type { Platform } from "../../shared/platform/types.ts";
 import { ApiError } from "../../shared/schemas/errors.ts";
-import { hyperparametersSchema } from "../../shared/schemas/hyperparameters.ts";
-import type { DatasetRecord, JobRecord, ModelRecord } from "../../shared/schemas/resources.ts";
 import { tokenClassification } from "../../runner/tasks/token_classification.ts";
-import type { TaskContext } from "../../runner/tasks/types.ts";
+import { jsonl, memoryPlatform, taskContext } from "../support/runner_harness.ts";
 import { tinyBertConfig } from "../support/tiny_bert.ts";
 
 await initBackend("wasm");
@@ -26,82 +24,26 @@ const SENTENCES = parseConll(Deno.readTextFileSync("../shared/data/conll2003_eng
 );
 const tokenizer = TextTokenizer.trainWordPiece(SENTENCES.map((s) => s.tokens.join(" ")), { vocabSize: 200 });
 
-/** A platform holding one base model and the given JSONL datasets (id → file text). */
-function platformWith(datasets: Record<string, string>): Platform {
-  const records = new Map<string, unknown>();
-  const blobs = new Map<string, Uint8Array>();
+/** The tiny random BERT base model's folder. */
+function baseFolder(): Record<string, Uint8Array> {
   const model = initSequenceClassifier(tinyBertConfig(tokenizer.vocabSize), 2, 1);
   const files = exportHfFolder(model, tokenizer, ["a", "b"]);
   model.dispose();
-  for (const [name, bytes] of Object.entries(files)) blobs.set(`models/base/${name}`, bytes);
-  records.set("models/t.base", {
-    id: "base",
-    name: "tiny-bert",
-    architecture: "bert",
-    files: Object.entries(files).map(([name, bytes]) => ({ name, size: bytes.length })),
-    blob_prefix: "models/base/",
-  } as Partial<ModelRecord>);
-  for (const [id, text] of Object.entries(datasets)) {
-    blobs.set(`datasets/${id}`, new TextEncoder().encode(text));
-    records.set(`datasets/t.${id}`, {
-      id,
-      format: "jsonl",
-      columns: ["tokens", "tags"],
-      blob_key: `datasets/${id}`,
-    } as Partial<DatasetRecord>);
-  }
-  const meta = {
-    get: (collection: string, key: string) => {
-      const value = records.get(`${collection}/${key}`);
-      return Promise.resolve(value ? { value, revision: "1" } : null);
-    },
-  };
-  const blobStore = {
-    get: (key: string) => {
-      const bytes = blobs.get(key);
-      return Promise.resolve(bytes ? new Blob([bytes.slice()]).stream() : null);
-    },
-  };
-  return { meta, blobs: blobStore } as unknown as Platform;
+  return files;
 }
 
-function context(platform: Platform, dataset: string): TaskContext & { logs: string[] } {
-  const logs: string[] = [];
-  const job = {
-    id: "job_1",
-    tenant: "t",
-    task: "token-classification",
-    base_model: "base",
-    training_dataset: dataset,
-    validation_dataset: null,
-    training_target_dataset: null,
-    validation_target_dataset: null,
-    validation_split: 0.25,
-    columns: { text: "text", label: "label" },
-    hyperparameters: hyperparametersSchema.parse({
-      epochs: 1,
-      batch_size: 8,
-      max_seq_length: 16,
-      learning_rate: 1e-3,
-      seed: 5,
-    }),
-    task_options: {},
-  } as unknown as JobRecord;
-  return {
-    job,
-    platform,
-    logs,
-    shouldStop: () => false,
-    resume: {},
-    onTrainEvent: () => Promise.resolve(),
-    log: (message) => {
-      logs.push(message);
-      return Promise.resolve();
-    },
-  };
-}
+/** A platform holding the base model and the given JSONL datasets (id → file text). */
+const platformWith = (datasets: Record<string, string>): Platform =>
+  memoryPlatform(baseFolder(), datasets, ["tokens", "tags"]);
 
-const jsonl = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).join("\n") + "\n";
+const context = (platform: Platform, dataset: string) =>
+  taskContext(platform, "token-classification", dataset, {
+    epochs: 1,
+    batch_size: 8,
+    max_seq_length: 16,
+    learning_rate: 1e-3,
+    seed: 5,
+  }, {});
 
 Deno.test("a JSONL NER dataset trains into a BertForTokenClassification folder with IOB2 labels", async () => {
   const platform = platformWith({ ner: jsonl(SENTENCES.map((s) => ({ tokens: s.tokens, tags: s.tags }))) });
