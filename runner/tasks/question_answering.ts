@@ -4,7 +4,7 @@
  * answers as HF's `{"text": […], "answer_start": […]}` JSON), checks them (shared/data/tasks/
  * question_answering_rows.ts: a bad row is 400 invalid_file with its line), loads the base model with a span
  * head (qa_outputs), fine-tunes it on doc-stride windows (`task_options.doc_stride`, default 128; a stride
- * that leaves windows no room to advance becomes half the room, see workingDocStride) and returns a
+ * that leaves a window no room to advance becomes half its room, qa_features.ts windowBudget) and returns a
  * *ForQuestionAnswering HF folder. Evaluation reports eval_loss,
  * exact_match and f1 (SQuAD v1.1, 0–100) from the n-best search with `task_options.max_answer_length`
  * (default 30). The model keeps both options for serving. Checkpoints and resume come from the context.
@@ -56,18 +56,10 @@ export const questionAnswering: TaskRunner = {
     );
     try {
       const maxLength = Math.min(hp.max_seq_length, model.maxSequenceLength);
-      const docStride = workingDocStride(
-        tokenizer,
-        [...train, ...(validation ?? [])].map((e) => e.question),
-        maxLength,
-        requestedStride,
-      );
       await ctx.log(
         `question answering on ${train.length} questions, evaluating on ${validation?.length ?? 0}; ` +
           `max_seq_length ${maxLength}, doc_stride ${requestedStride}${
-            docStride === requestedStride
-              ? ""
-              : ` (too wide for the longest questions at this max_seq_length; windows overlap by ${docStride})`
+            strideNote(tokenizer, train, maxLength, requestedStride)
           }, ` +
           `max_answer_length ${maxAnswerLength}; newly initialised: ${initialized.length} tensors`,
       );
@@ -79,7 +71,7 @@ export const questionAnswering: TaskRunner = {
         train,
         validation,
         hyperparameters: hp,
-        docStride,
+        docStride: requestedStride,
         maxAnswerLength,
         shouldStop: () => ctx.shouldStop(),
         onEvent: (event) => ctx.onTrainEvent(event),
@@ -90,7 +82,6 @@ export const questionAnswering: TaskRunner = {
         files: result.status === "completed" ? exportHfFolder(model, tokenizer, []) : {},
         task: "question-answering",
         labels: null,
-        // The stride as asked; serving applies the same fallback per question.
         taskOptions: { doc_stride: requestedStride, max_answer_length: maxAnswerLength },
         parameters: model.parameterCount(),
         architecture: inputs.baseModel.architecture,
@@ -105,23 +96,16 @@ export const questionAnswering: TaskRunner = {
   },
 };
 
-/**
- * The doc_stride that keeps windows moving. Windows overlap by doc_stride tokens and windowBudget caps it at
- * a window's context room − 1, so a stride at least that room (the defaults 128/128 with a 20-token question)
- * would advance windows one token at a time: ~100 windows for a 200-token context. A stride below the room
- * the longest question leaves is kept; otherwise it becomes at most half the room of the median question,
- * which is below every question's room (rooms are at least half a window), so no window crawls and a few
- * long questions do not shrink everyone's overlap. Hugging Face's tokenizer refuses such strides instead.
- */
-export function workingDocStride(
+/** A note when the stride does not fit the room the longest question leaves (windowBudget then halves it). */
+function strideNote(
   tokenizer: TextTokenizer,
-  questions: readonly string[],
+  examples: { question: string }[],
   maxLength: number,
-  requested: number,
-): number {
-  const lengths = questions.map((q) => tokenizer.tokenize(q.trimStart()).length).sort((a, b) => a - b);
-  const room = (questionTokens: number) =>
-    windowBudget(tokenizer, questionTokens, { maxLength, docStride: requested }).maxContextTokens;
-  if (requested < room(lengths.at(-1) ?? 0)) return requested;
-  return Math.max(1, Math.min(requested, Math.floor(room(lengths[lengths.length >> 1] ?? 0) / 2)));
+  stride: number,
+) {
+  const longest = Math.max(0, ...examples.map((e) => tokenizer.tokenize(e.question.trimStart()).length));
+  const { maxContextTokens } = windowBudget(tokenizer, longest, { maxLength, docStride: stride });
+  return stride < maxContextTokens
+    ? ""
+    : ` (wider than the ${maxContextTokens}-token context room of the longest question: windows overlap by half their room)`;
 }

@@ -9,8 +9,6 @@
  */
 import { z } from "zod";
 import { qaAnswers, qaInputs } from "../../../shared/core/tasks/qa_predict.ts";
-import { windowBudget } from "../../../shared/core/tasks/qa_features.ts";
-import type { TextTokenizer } from "../../../shared/core/tokenizer/text_tokenizer.ts";
 import { OverloadedError } from "../batcher.ts";
 import { encoderOf } from "../model_cache.ts";
 import { MAX_PREDICT_INPUTS, type ServingTask, setTimingHeaders } from "./types.ts";
@@ -32,18 +30,6 @@ function qaRequest(maxFieldChars: number) {
 }
 type QaBody = z.infer<ReturnType<typeof qaRequest>>;
 
-/**
- * The stride for one question: windows overlap by doc_stride tokens, which the core caps at the context room
- * − 1, so a stride at least the room (128 at max_seq_len 128, or any huge one) would advance windows a token
- * at a time — thousands of windows for a long context. Such a stride becomes half the room (the runner's
- * workingDocStride does the same at training); one that fits is kept.
- */
-function movingStride(tokenizer: TextTokenizer, question: string, maxLength: number, stride: number): number {
-  if (question.trim() === "") return stride; // qaInputs refuses it
-  const questionTokens = tokenizer.tokenize(question.trimStart()).length;
-  const { maxContextTokens } = windowBudget(tokenizer, questionTokens, { maxLength, docStride: stride });
-  return stride < maxContextTokens ? stride : Math.max(1, Math.floor(maxContextTokens / 2));
-}
 const pairsOf = (body: QaBody) => Array.isArray(body.inputs) ? body.inputs : [body.inputs];
 
 export const questionAnsweringServing: ServingTask<QaBody> = {
@@ -62,7 +48,7 @@ export const questionAnsweringServing: ServingTask<QaBody> = {
         const windows = pairs.map(({ question, context }) =>
           qaInputs(encoder.tokenizer, question, context, {
             maxLength,
-            docStride: movingStride(encoder.tokenizer, question, maxLength, stride),
+            docStride: stride, // one that does not fit a window becomes half its room (windowBudget)
           })
         );
         return {
